@@ -1,0 +1,47 @@
+# gpurent: the two commands of the README, and a few more.
+#   make run     install dependencies, build, run the simulator on the demo scenario
+#   make test    install dependencies, build, run every test
+#   make test-sanitize   the whole suite again under AddressSanitizer + UBSan
+#   make bench   build optimised and run the benchmarks
+#   make format  clang-format the tree in place
+
+BUILD ?= build
+SAN_BUILD ?= build-san
+BENCH_BUILD ?= build-bench
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-sanitize bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+run: build
+	./$(BUILD)/gpurent simulate examples/demo
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+test-sanitize: deps
+	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGPURENT_SANITIZE=ON -DGPURENT_BENCH=OFF
+	cmake --build $(SAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(SAN_BUILD) --output-on-failure
+
+bench: deps
+	cmake -S . -B $(BENCH_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DGPURENT_TESTS=OFF
+	cmake --build $(BENCH_BUILD)
+	bench/run.sh $(BENCH_BUILD)
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD) $(BENCH_BUILD)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the Debian packages gpurent needs to build and test, when missing. Idempotent.
+# Needs root to install; prints what is missing and how to get it otherwise.
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config clang-format
+      libjansson-dev libcmocka-dev)
+# the sanitizer build uses gcc's ASan/UBSan runtimes, part of build-essential's gcc
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "gpurent: missing Debian packages: ${missing[*]}" >&2
+    echo "gpurent: install them as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "gpurent: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
