@@ -1549,8 +1549,6 @@ void engine_tick(struct engine *e, int64_t now)
 {
     struct timer tm;
 
-    if (now > e->now)
-        e->now = now;
     while (timerq_peek(&e->timers) != NULL && timerq_peek(&e->timers)->due <= now) {
         timerq_pop(&e->timers, &tm);
         /* work happens at the timer's own time, so results do not depend on tick spacing */
