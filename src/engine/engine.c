@@ -387,6 +387,50 @@ static void set_billing(struct engine *e, struct rental *r, bool on)
         t->hourly_burn += on ? r->hourly_price * r->gpu_count : -r->hourly_price * r->gpu_count;
 }
 
+/* What billing r from its state before a span (billed0 and the cumulative amounts then) to
+ * billed_us = b has earned: pay (net) and discount, by the same formulas settle() uses. */
+struct usage_start {
+    int64_t billed, net, list, off; /* on-demand and spot */
+    int64_t rec_net, rec_disc;      /* packages */
+};
+
+static void earned_at(const struct rental *r, const struct usage_start *u, int64_t b, int64_t *pay,
+                      int64_t *disc)
+{
+    if (TERM_IS_PACKAGE(r->term)) {
+        int64_t len = term_length_us((enum term)r->term);
+        int64_t tb = b - r->pkg_base > len ? len : b - r->pkg_base;
+        *pay = money_scale(r->pkg_net, tb, len) - u->rec_net;
+        *disc = money_scale(r->pkg_disc, tb, len) - u->rec_disc;
+    } else {
+        int64_t dn = money_prorate(r->hourly_price * r->gpu_count, b) - u->net;
+        int64_t use = dn < u->off ? dn : u->off;
+        *pay = dn - use;
+        *disc = (money_prorate(r->list_hourly * r->gpu_count, b) - u->list) - *pay;
+    }
+}
+
+/* Book the economics of billing r over [from, to): GPU-time and money, split exactly at hour
+ * boundaries so each hour's bucket gets what was earned in it. */
+static void book_usage(struct engine *e, const struct rental *r, const struct usage_start *u,
+                       int64_t from, int64_t to)
+{
+    struct econ_series *s = &e->models[r->model].econ;
+    int64_t pay0 = 0, disc0 = 0, t = from;
+
+    econ_add_rented(s, from, to, r->gpu_count);
+    while (t < to) {
+        int64_t hour_end = (t / USEC_PER_HOUR + 1) * USEC_PER_HOUR;
+        int64_t upto = hour_end < to ? hour_end : to;
+        int64_t pay, disc;
+        earned_at(r, u, u->billed + (upto - from), &pay, &disc);
+        econ_add_money(s, t, (pay - pay0) + (disc - disc0), disc - disc0, pay - pay0);
+        pay0 = pay;
+        disc0 = disc;
+        t = upto;
+    }
+}
+
 static void recognize_package(struct engine *e, struct rental *r, int64_t term_billed)
 {
     int64_t len = term_length_us((enum term)r->term);
@@ -401,7 +445,6 @@ static void recognize_package(struct engine *e, struct rental *r, int64_t term_b
     if (d_net + d_disc <= 0)
         return;
     post(e, ACCT_DEFERRED, ACCT_REVENUE, d_net + d_disc, XFER_RECOGNIZE, rental_id(e, r));
-    econ_add_money(&e->models[r->model].econ, e->now, d_net + d_disc, d_disc, d_net);
     r->pkg_rec_net = rec_net;
     r->pkg_rec_disc = rec_disc;
 }
@@ -429,7 +472,9 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
         return END_NONE;
     billed = r->billed_us + (to - from);
     if (TERM_IS_PACKAGE(r->term)) {
-        econ_add_rented(&e->models[r->model].econ, from, to, r->gpu_count);
+        struct usage_start u = {
+            .billed = r->billed_us, .rec_net = r->pkg_rec_net, .rec_disc = r->pkg_rec_disc};
+        book_usage(e, r, &u, from, to);
         r->billed_us = billed;
         r->bill_from = to;
         recognize_package(e, r, billed - r->pkg_base);
@@ -459,8 +504,13 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
     disc = (list_cum - r->list_cum) - pay;
     post(e, t->account, ACCT_REVENUE, pay, XFER_CHARGE, rental_id(e, r));
     post(e, ACCT_DISCOUNTS, ACCT_REVENUE, disc, XFER_DISCOUNT, rental_id(e, r));
-    econ_add_rented(&e->models[r->model].econ, from, to, r->gpu_count);
-    econ_add_money(&e->models[r->model].econ, e->now, pay + disc, disc, pay);
+    {
+        struct usage_start u = {.billed = r->billed_us,
+                                .net = r->net_cum,
+                                .list = r->list_cum,
+                                .off = r->amount_off_left};
+        book_usage(e, r, &u, from, to);
+    }
     r->amount_off_left -= use;
     r->amount_off_used += use;
     r->cost += pay;
