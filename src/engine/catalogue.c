@@ -20,6 +20,7 @@ void catalogue_release(struct catalogue *c)
 {
     free(c->models);
     free(c->coupons);
+    free(c->promotions);
     hmap_release(&c->model_index);
     hmap_release(&c->coupon_index);
     hmap_release(&c->redeemed);
@@ -68,6 +69,14 @@ int catalogue_coupon_add(struct catalogue *c, const struct coupon *cp, uint32_t 
 {
     int rc;
 
+    if (cp->automatic && c->promotion_count == c->promotion_cap) {
+        uint32_t cap = c->promotion_cap ? c->promotion_cap * 2 : 8;
+        uint32_t *pp = realloc(c->promotions, cap * sizeof(*pp));
+        if (pp == NULL)
+            return ERR_NOMEM;
+        c->promotions = pp;
+        c->promotion_cap = cap;
+    }
     if (c->coupon_count == c->coupon_cap) {
         uint32_t cap = c->coupon_cap ? c->coupon_cap * 2 : 8;
         struct coupon *cc = realloc(c->coupons, cap * sizeof(*cc));
@@ -81,6 +90,8 @@ int catalogue_coupon_add(struct catalogue *c, const struct coupon *cp, uint32_t 
         return rc;
     c->coupons[c->coupon_count] = *cp;
     c->coupons[c->coupon_count].redemptions = 0;
+    if (cp->automatic)
+        c->promotions[c->promotion_count++] = c->coupon_count;
     *out = c->coupon_count++;
     return 0;
 }
@@ -145,10 +156,10 @@ int32_t catalogue_best_promotion(const struct catalogue *c, uint32_t tenant, uin
     int32_t best = -1;
     char detail[8];
 
-    for (uint32_t i = 0; i < c->coupon_count; i++) {
+    for (uint32_t k = 0; k < c->promotion_count; k++) {
+        uint32_t i = c->promotions[k];
         const struct coupon *cp = &c->coupons[i];
-        if (!cp->automatic ||
-            catalogue_coupon_usable(c, i, tenant, model, term, now, detail, sizeof(detail)) < 0)
+        if (catalogue_coupon_usable(c, i, tenant, model, term, now, detail, sizeof(detail)) < 0)
             continue;
         if (best < 0 || cp->percent_off_bp > c->coupons[best].percent_off_bp ||
             (cp->percent_off_bp == c->coupons[best].percent_off_bp &&

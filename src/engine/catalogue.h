@@ -46,6 +46,8 @@ struct catalogue {
     uint32_t coupon_count, coupon_cap;
     struct hmap coupon_index; /* code -> coupon number */
     struct hmap redeemed;     /* "coupon:tenant" -> 1, for once_per_tenant */
+    uint32_t *promotions;     /* owned; the automatic coupons' numbers */
+    uint32_t promotion_count, promotion_cap;
 };
 
 int catalogue_init(struct catalogue *c);

@@ -695,6 +695,13 @@ static void end_rental(struct engine *e, struct rental *r, enum end_reason reaso
     r->ended_at = at;
     r->preempt_at = 0;
     t->live_rentals--;
+    if (r->tenant_prev)
+        e->rentals[r->tenant_prev].tenant_next = r->tenant_next;
+    else
+        t->rentals_head = r->tenant_next;
+    if (r->tenant_next)
+        e->rentals[r->tenant_next].tenant_prev = r->tenant_prev;
+    r->tenant_prev = r->tenant_next = 0;
     e->stats.ended[reason]++;
     if (reason == END_PREEMPTED)
         e->stats.preempted++;
@@ -1418,6 +1425,10 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
     if (p.coupon >= 0 && catalogue_coupon_redeem(&e->cat, (uint32_t)p.coupon, c->tenant) < 0)
         abort();
     t->live_rentals++;
+    r->tenant_next = t->rentals_head;
+    if (t->rentals_head)
+        e->rentals[t->rentals_head].tenant_prev = id;
+    t->rentals_head = id;
     e->stats.rentals_created++;
     emit_rental(e, r, RENTAL_PENDING, EV_RENTAL_CREATED);
     if (TERM_IS_PACKAGE(c->term)) {
@@ -1584,11 +1595,18 @@ static void fire(struct engine *e, const struct timer *tm)
         struct tenant *t = &e->tenants[tm->obj];
         if (t->dry_since == 0 || t->dry_gen != tm->arg)
             return;
-        /* end its billing rentals; a rental list per tenant would avoid this scan */
-        for (uint64_t id = 1; id < e->rental_count && t->live_rentals > 0; id++) {
-            struct rental *r = &e->rentals[id];
-            if (r->tenant == tm->obj && r->billing && !TERM_IS_PACKAGE(r->term))
-                end_rental(e, r, END_INSUFFICIENT_BALANCE, e->now, 0);
+        /* ending one may end others (the queue drops rentals it can no longer afford), so
+           start over from the head after each */
+        for (bool again = true; again;) {
+            again = false;
+            for (uint64_t id = t->rentals_head; id != 0; id = e->rentals[id].tenant_next) {
+                struct rental *r = &e->rentals[id];
+                if (r->billing && !TERM_IS_PACKAGE(r->term)) {
+                    end_rental(e, r, END_INSUFFICIENT_BALANCE, e->now, 0);
+                    again = true;
+                    break;
+                }
+            }
         }
         return;
     }

@@ -27,6 +27,7 @@ struct tenant {
     uint32_t dry_gen;  /* invalidates grace timers */
     uint32_t live_rentals;
     int64_t hourly_burn;
+    uint64_t rentals_head; /* its rentals that are not ended, newest first */
 };
 
 /* A rental. Billing: while `billing`, time since bill_from accrues; each settlement adds it to
@@ -60,9 +61,10 @@ struct rental {
     int64_t max_cost, max_duration;
     /* packages: paid (net and discount) for the current term, and recognised so far */
     int64_t pkg_net, pkg_disc, pkg_rec_net, pkg_rec_disc;
-    int64_t pkg_base;                /* billed_us when the current term began */
-    uint64_t queue_prev, queue_next; /* pending rentals of one (model, priority) */
-    uint64_t spot_prev, spot_next;   /* live spot rentals of one model */
+    int64_t pkg_base;                  /* billed_us when the current term began */
+    uint64_t queue_prev, queue_next;   /* pending rentals of one (model, priority) */
+    uint64_t spot_prev, spot_next;     /* live spot rentals of one model */
+    uint64_t tenant_prev, tenant_next; /* the tenant's rentals that are not ended */
 };
 
 struct rental_queue {
