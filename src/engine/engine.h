@@ -156,7 +156,6 @@ struct cmd_rental_create {
     const char *coupon;      /* borrowed; NULL = none (automatic promotions still apply) */
     bool queue;              /* wait in the queue when there is no capacity now */
     bool auto_renew;         /* packages: renew at the end when the balance allows */
-    bool requeue_on_preempt; /* spot: go back to the queue when preempted */
     int64_t max_cost;        /* 0 = none: end (budget) when the charges reach it */
     int64_t max_duration;    /* µs, 0 = none: end (expired) after running this long */
     bool has_workload;       /* ends `exited` when the workload exits */
