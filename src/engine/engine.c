@@ -1331,6 +1331,7 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
     struct pricing p;
     struct rental *r;
     struct rental *waiting;
+    uint64_t waiting_id;
     uint32_t model, host = 0, mask = 0;
     enum limit_kind which;
     int64_t need, limit;
@@ -1384,6 +1385,7 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
     }
     /* capacity: place now unless an earlier request has waited long enough to hold it */
     waiting = oldest_waiting(e, model, term_priority(c->term));
+    waiting_id = waiting != NULL ? rental_id(e, waiting) : 0;
     if (!(waiting != NULL && waiting->passes >= e->cfg.starvation_passes) &&
         inventory_choose(&e->inv, model, c->gpu_count, &host, &mask) == 0)
         placed = true;
@@ -1444,8 +1446,8 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
         r->amount_off_left = p.amount_off;
     }
     if (placed) {
-        if (waiting != NULL)
-            waiting->passes++;
+        if (waiting_id != 0)
+            e->rentals[waiting_id].passes++; /* by number: the array may have moved */
         place(e, r, host, mask);
         e->stats.placed_at_once++;
     } else {

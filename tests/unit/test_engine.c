@@ -124,6 +124,44 @@ static void test_queue_priority_and_no_hol_blocking(void **state)
     engine_free(e);
 }
 
+/* Regression: passing a waiting rental while the rental array grows (it held a pointer). */
+static void test_passing_while_rentals_grow(void **state)
+{
+    struct engine_config cfg;
+    struct engine *e;
+    struct cmd_rental_create req;
+    struct result r;
+    uint32_t t;
+    uint64_t first, waiting;
+    (void)state;
+
+    engine_config_defaults(&cfg);
+    cfg.heartbeat_timeout = 0;
+    cfg.starvation_passes = 100; /* more rentals than the array's first capacity */
+    e = fx_engine(&cfg);
+    fx_price(e, A100, "7.60", NULL, NULL, NULL, NULL, T0);
+    fx_host(e, "h1", A100, 8, 8, T0);
+    t = fx_tenant(e, "acme", "100000.00", T0);
+    first = fx_rent(e, t, A100, 1, TERM_ON_DEMAND, T0);
+    req = fx_req(t, A100, 8, TERM_ON_DEMAND);
+    req.queue = true;
+    assert_int_equal(fx_create(e, &req, T0, &r), 0);
+    waiting = r.id;
+    for (int i = 0; i < 100; i++) {
+        uint64_t id = fx_rent(e, t, A100, 1, TERM_ON_DEMAND, T0 + i * SEC);
+        fx_stop(e, t, id, T0 + i * SEC);
+    }
+    /* passed over 100 times: nothing more may pass it */
+    assert_int_equal(fx_view(e, waiting).state, RENTAL_PENDING);
+    req = fx_req(t, A100, 1, TERM_ON_DEMAND);
+    assert_int_equal(fx_create(e, &req, T0 + 400 * SEC, &r), ERR_NOCAPACITY);
+    assert_int_equal(engine_rental_count(e), 2 + 100);
+    fx_stop(e, t, first, T0 + 401 * SEC);
+    assert_int_equal(fx_view(e, waiting).state, RENTAL_STARTING);
+    fx_check(e);
+    engine_free(e);
+}
+
 static void test_spot_preemption_lowest_bid_first(void **state)
 {
     struct engine *e = fx_engine(NULL);
@@ -498,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_best_fit_keeps_whole_hosts),
         cmocka_unit_test(test_islands_best_fit),
         cmocka_unit_test(test_queue_priority_and_no_hol_blocking),
+        cmocka_unit_test(test_passing_while_rentals_grow),
         cmocka_unit_test(test_spot_preemption_lowest_bid_first),
         cmocka_unit_test(test_host_down_back_and_lost),
         cmocka_unit_test(test_mass_silence_brake),
