@@ -1475,8 +1475,10 @@ static int cmd_rental_stop(struct engine *e, const struct cmd_rental_stop *c, st
 int engine_apply(struct engine *e, const struct command *cmd, int64_t now, struct result *out)
 {
     memset(out, 0, sizeof(*out));
-    if (now > e->now)
-        e->now = now;
+    /* time-driven work due by now happens first, so the state after a command depends only on
+       the commands and their times, never on how often the caller ticks: a log of
+       (command, now) replays to the same state */
+    engine_tick(e, now);
     switch (cmd->type) {
     case CMD_TENANT_CREATE:
         return cmd_tenant_create(e, &cmd->u.tenant_create, out);

@@ -198,8 +198,11 @@ struct result {
 };
 
 /*
- * Apply one command at time now. Always fills *out; returns out->code. A command that fails
- * changes nothing (no state, no events). Borrowed strings need only live for the call.
+ * Apply one command at time now. First does the time-driven work due by now (as
+ * engine_tick), so the result depends only on the commands and their times: replaying a log
+ * of (command, now) rebuilds the same state. Always fills *out; returns out->code. A command
+ * that fails changes nothing beyond that tick (no state, no events of its own). Borrowed
+ * strings need only live for the call.
  */
 int engine_apply(struct engine *e, const struct command *cmd, int64_t now, struct result *out);
 

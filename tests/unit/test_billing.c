@@ -426,6 +426,7 @@ static void test_billing_follows_heartbeats(void **state)
     assert_int_equal(v.billed_us, 95 * SEC);
     /* back at 250 s (within lost_after): the gap is not billed */
     fx_heartbeat(e, h, T0 + 250 * SEC);
+    fx_heartbeat(e, h, T0 + 300 * SEC);
     fx_heartbeat(e, h, T0 + 310 * SEC);
     fx_stop(e, t, id, T0 + 310 * SEC);
     v = fx_view(e, id);
