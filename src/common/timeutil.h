@@ -9,7 +9,7 @@
 
 #include "compat.h"
 
-#define TIME_STR_MAX 32
+#define TIME_STR_MAX 48
 
 /* Format t (µs) as RFC 3339 UTC with whole seconds ("2026-11-25T08:00:00Z"). Returns buf. */
 char *time_format(char *buf, int64_t t);

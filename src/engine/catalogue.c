@@ -1,5 +1,6 @@
 #include "../common/compat.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,21 @@ int catalogue_coupon_add(struct catalogue *c, const struct coupon *cp, uint32_t 
     return 0;
 }
 
+/* Write the reason for a refusal, unless the caller only wants the verdict (detail NULL). */
+static void say(char *detail, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(char *detail, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (detail == NULL || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(detail, cap, fmt, ap);
+    va_end(ap);
+}
+
 static void redeem_key(char *buf, size_t cap, uint32_t coupon, uint32_t tenant)
 {
     snprintf(buf, cap, "%u:%u", coupon, tenant);
@@ -109,26 +125,26 @@ int catalogue_coupon_usable(const struct catalogue *c, uint32_t i, uint32_t tena
     uint32_t dummy;
 
     if (cp->valid_until != 0 && now >= cp->valid_until) {
-        snprintf(detail, cap, "coupon \"%s\" has expired", cp->code);
+        say(detail, cap, "coupon \"%s\" has expired", cp->code);
         return ERR_INVALID;
     }
     if (cp->max_redemptions != 0 && cp->redemptions >= cp->max_redemptions) {
-        snprintf(detail, cap, "coupon \"%s\" has been used up", cp->code);
+        say(detail, cap, "coupon \"%s\" has been used up", cp->code);
         return ERR_INVALID;
     }
     if (cp->model >= 0 && (uint32_t)cp->model != model) {
-        snprintf(detail, cap, "coupon \"%s\" is only for %s", cp->code, c->models[cp->model].name);
+        say(detail, cap, "coupon \"%s\" is only for %s", cp->code, c->models[cp->model].name);
         return ERR_INVALID;
     }
     if (cp->term >= 0 && cp->term != (int)term) {
-        snprintf(detail, cap, "coupon \"%s\" is only for term %s", cp->code,
-                 term_name((enum term)cp->term));
+        say(detail, cap, "coupon \"%s\" is only for term %s", cp->code,
+            term_name((enum term)cp->term));
         return ERR_INVALID;
     }
     if (cp->once_per_tenant) {
         redeem_key(key, sizeof(key), i, tenant);
         if (hmap_get(&c->redeemed, key, &dummy) == 0) {
-            snprintf(detail, cap, "coupon \"%s\" was already redeemed by this tenant", cp->code);
+            say(detail, cap, "coupon \"%s\" was already redeemed by this tenant", cp->code);
             return ERR_INVALID;
         }
     }
@@ -154,12 +170,11 @@ int32_t catalogue_best_promotion(const struct catalogue *c, uint32_t tenant, uin
                                  enum term term, int64_t now)
 {
     int32_t best = -1;
-    char detail[8];
 
     for (uint32_t k = 0; k < c->promotion_count; k++) {
         uint32_t i = c->promotions[k];
         const struct coupon *cp = &c->coupons[i];
-        if (catalogue_coupon_usable(c, i, tenant, model, term, now, detail, sizeof(detail)) < 0)
+        if (catalogue_coupon_usable(c, i, tenant, model, term, now, NULL, 0) < 0)
             continue;
         if (best < 0 || cp->percent_off_bp > c->coupons[best].percent_off_bp ||
             (cp->percent_off_bp == c->coupons[best].percent_off_bp &&

@@ -64,7 +64,8 @@ int catalogue_coupon_add(struct catalogue *c, const struct coupon *cp, uint32_t 
 
 /*
  * Can tenant use coupon i for (model, term) at now? 0, or ERR_INVALID with the reason
- * written to detail (expired, used up, wrong model or term, already redeemed).
+ * written to detail (expired, used up, wrong model or term, already redeemed); detail may be
+ * NULL when only the verdict matters.
  */
 int catalogue_coupon_usable(const struct catalogue *c, uint32_t i, uint32_t tenant, uint32_t model,
                             enum term term, int64_t now, char *detail, size_t cap);

@@ -112,12 +112,9 @@ static void finish_line(struct econ_line *l, int64_t period_us)
     int64_t cash = l->revenue - l->power_cost - l->hosting_cost;
 
     l->utilization = l->gpu_hours_available > 0 ? l->gpu_hours_rented / l->gpu_hours_available : 0;
-    l->realized_hourly = 0;
-    if (l->gpu_hours_rented > 0) {
-        /* revenue per rented GPU-hour, exactly: revenue x 1 h / rented GPU-us */
-        int64_t rented_us = (int64_t)(l->gpu_hours_rented * (double)USEC_PER_HOUR + 0.5);
-        l->realized_hourly = rented_us > 0 ? money_scale(l->revenue, USEC_PER_HOUR, rented_us) : 0;
-    }
+    /* revenue per rented GPU-hour, exactly: revenue x 1 h / rented GPU-us */
+    l->realized_hourly =
+        l->gpu_us_rented > 0 ? money_scale(l->revenue, USEC_PER_HOUR, l->gpu_us_rented) : 0;
     l->gross_margin =
         l->revenue > 0 ? (double)(l->revenue - l->depreciation - l->power_cost - l->hosting_cost) /
                              (double)l->revenue
@@ -148,7 +145,6 @@ int engine_economics(const struct engine *e, int64_t from, int64_t to, int64_t n
     total.model = ECON_TOTAL;
     total.gpu_model = "total";
     int64_t cost_to = hto < now ? hto : now;
-    int64_t total_rented_us = 0;
     for (uint32_t m = 0; m < models; m++) {
         struct econ_line l;
         struct econ_bucket b;
@@ -157,6 +153,8 @@ int engine_economics(const struct engine *e, int64_t from, int64_t to, int64_t n
         l.gpu_model = e->cat.models[m].name;
         l.gpus = e->inv.pools[m].gpus;
         econ_sum(&e->models[m].econ, hfrom, hto, now, &b);
+        l.gpu_us_available = b.available_gpu_us;
+        l.gpu_us_rented = b.rented_gpu_us;
         l.gpu_hours_available = (double)b.available_gpu_us / (double)USEC_PER_HOUR;
         l.gpu_hours_rented = (double)b.rented_gpu_us / (double)USEC_PER_HOUR;
         l.list_revenue = b.list;
@@ -168,10 +166,9 @@ int engine_economics(const struct engine *e, int64_t from, int64_t to, int64_t n
                 host_costs(h, hfrom, cost_to, &l);
         }
         finish_line(&l, cost_to - hfrom);
-        if (b.rented_gpu_us > 0)
-            l.realized_hourly = money_scale(b.revenue, USEC_PER_HOUR, b.rented_gpu_us);
-        total_rented_us += b.rented_gpu_us;
         total.gpus += l.gpus;
+        total.gpu_us_available += l.gpu_us_available;
+        total.gpu_us_rented += l.gpu_us_rented;
         total.gpu_hours_available += l.gpu_hours_available;
         total.gpu_hours_rented += l.gpu_hours_rented;
         total.list_revenue += l.list_revenue;
@@ -185,8 +182,6 @@ int engine_economics(const struct engine *e, int64_t from, int64_t to, int64_t n
             buf[n++] = l;
     }
     finish_line(&total, cost_to - hfrom);
-    if (total_rented_us > 0)
-        total.realized_hourly = money_scale(total.revenue, USEC_PER_HOUR, total_rented_us);
     if (n < cap)
         buf[n++] = total;
     return (int)n;

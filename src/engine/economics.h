@@ -63,8 +63,10 @@ int64_t economics_cost_at_margin(int64_t hourly_price, uint32_t margin_ppm);
 #define ECON_TOTAL UINT32_MAX
 struct econ_line {
     uint32_t model;
-    const char *gpu_model; /* borrowed; "total" for the total line */
-    uint32_t gpus;         /* GPUs registered at the end of the period */
+    const char *gpu_model;    /* borrowed; "total" for the total line */
+    uint32_t gpus;            /* GPUs registered at the end of the period */
+    int64_t gpu_us_available; /* exact GPU-microseconds; the hours below are these / 1 h */
+    int64_t gpu_us_rented;
     double gpu_hours_available;
     double gpu_hours_rented;
     double utilization; /* rented / available, 0 when nothing was available */

@@ -152,13 +152,13 @@ struct cmd_rental_create {
     const char *gpu_model; /* borrowed */
     uint32_t gpu_count;    /* 1..the largest host of the model */
     enum term term;
-    int64_t max_hourly;      /* spot: the bid per GPU (>= the spot floor); else 0 */
-    const char *coupon;      /* borrowed; NULL = none (automatic promotions still apply) */
-    bool queue;              /* wait in the queue when there is no capacity now */
-    bool auto_renew;         /* packages: renew at the end when the balance allows */
-    int64_t max_cost;        /* 0 = none: end (budget) when the charges reach it */
-    int64_t max_duration;    /* µs, 0 = none: end (expired) after running this long */
-    bool has_workload;       /* ends `exited` when the workload exits */
+    int64_t max_hourly;   /* spot: the bid per GPU (>= the spot floor); else 0 */
+    const char *coupon;   /* borrowed; NULL = none (automatic promotions still apply) */
+    bool queue;           /* wait in the queue when there is no capacity now */
+    bool auto_renew;      /* packages: renew at the end when the balance allows */
+    int64_t max_cost;     /* 0 = none: end (budget) when the charges reach it */
+    int64_t max_duration; /* µs, 0 = none: end (expired) after running this long */
+    bool has_workload;    /* ends `exited` when the workload exits */
     enum restart_policy restart;
 };
 
