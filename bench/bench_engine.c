@@ -812,6 +812,9 @@ static int run_once(const struct options *o, uint32_t gpus, double *m, FILE *log
     if (rc)
         goto out;
     mem_fleet = heap_in_use();
+    if (mem_fleet == mem_base)
+        fprintf(log, "  (mallinfo2 sees no heap growth: a sanitizer's allocator? heap figures "
+                     "read 0)\n");
 
     /* Fill to the target occupancy; the agents report, billing starts. */
     while ((double)b.used_gpus < OCCUPANCY_TARGET * gpus)

@@ -319,14 +319,23 @@ static int price_request(const struct engine *e, uint32_t tenant, uint32_t model
 
 enum limit_kind { LIMIT_NONE, LIMIT_FUNDS, LIMIT_BUDGET, LIMIT_MAX_COST };
 
+/* What the tenant spent in the calendar month containing now (read-only). */
+static int64_t month_spent_at(const struct tenant *t, int64_t now)
+{
+    return now >= t->month_start && now < t->month_end ? t->month_spent : 0;
+}
+
+/* Move the tenant's month to the one containing now; called only when a charge commits. */
 static void month_roll(struct tenant *t, int64_t now)
 {
-    int64_t m = time_month_index(now);
+    int64_t m;
 
-    if (m != t->month) {
-        t->month = m;
-        t->month_spent = 0;
-    }
+    if (now >= t->month_start && now < t->month_end)
+        return;
+    m = time_month_index(now);
+    t->month_start = time_month_start(m);
+    t->month_end = time_month_start(m + 1);
+    t->month_spent = 0;
 }
 
 /* How much the tenant (and rental r, when given) may still be charged, and which limit binds. */
@@ -334,10 +343,11 @@ static int64_t spendable(const struct engine *e, struct tenant *t, const struct 
                          enum limit_kind *which)
 {
     int64_t limit = tenant_balance(e, t) + t->credit_limit;
+    int64_t spent = month_spent_at(t, e->now);
 
     *which = LIMIT_FUNDS;
-    if (t->monthly_budget > 0 && t->monthly_budget - t->month_spent < limit) {
-        limit = t->monthly_budget - t->month_spent;
+    if (t->monthly_budget > 0 && t->monthly_budget - spent < limit) {
+        limit = t->monthly_budget - spent;
         *which = LIMIT_BUDGET;
     }
     if (r != NULL && r->max_cost > 0 && r->max_cost - r->cost < limit) {
@@ -484,7 +494,6 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
     d_net = net_cum - r->net_cum;
     use = d_net < r->amount_off_left ? d_net : r->amount_off_left;
     pay = d_net - use;
-    month_roll(t, e->now);
     limit = spendable(e, t, r, &which);
     if (pay > limit) {
         /* bill only what the limit affords, to the microsecond */
@@ -503,7 +512,10 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
     list_cum = money_prorate(rate_list, billed);
     disc = (list_cum - r->list_cum) - pay;
     post(e, t->account, ACCT_REVENUE, pay, XFER_CHARGE, rental_id(e, r));
-    post(e, ACCT_DISCOUNTS, ACCT_REVENUE, disc, XFER_DISCOUNT, rental_id(e, r));
+    if (disc >= 0)
+        post(e, ACCT_DISCOUNTS, ACCT_REVENUE, disc, XFER_DISCOUNT, rental_id(e, r));
+    else /* floor(list) - floor(net) can shrink by one micro-unit: give it back */
+        post(e, ACCT_REVENUE, ACCT_DISCOUNTS, -disc, XFER_DISCOUNT_REVERSAL, rental_id(e, r));
     {
         struct usage_start u = {.billed = r->billed_us,
                                 .net = r->net_cum,
@@ -519,6 +531,7 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
     r->list_cum = list_cum;
     r->billed_us = billed;
     r->bill_from = to;
+    month_roll(t, e->now);
     t->month_spent += pay;
     tenant_after_charge(e, r->tenant);
     if (reason != END_NONE)
@@ -754,10 +767,10 @@ static void process_queue(struct engine *e, uint32_t model)
             if (e->inv.pools[model].free_gpus == 0)
                 return;
             if (inventory_choose(&e->inv, model, r->gpu_count, &host, &mask) == 0) {
-                queue_remove(e, r);
                 if (!can_afford_now(e, r)) {
-                    end_rental(e, r, END_INSUFFICIENT_BALANCE, e->now, 0);
+                    end_rental(e, r, END_INSUFFICIENT_BALANCE, e->now, 0); /* leaves the queue */
                 } else {
+                    queue_remove(e, r);
                     place(e, r, host, mask);
                     e->stats.placed_from_queue++;
                     if (first_waiting != NULL)
@@ -942,7 +955,8 @@ static void host_down(struct engine *e, uint32_t id)
             set_billing(e, r, false); /* billed up to the last heartbeat */
     }
     host_set_state(e, id, HOST_DOWN);
-    push_timer(e, h->last_heartbeat + e->cfg.lost_after, TIMER_LOST, id, 0);
+    h->lost_at = h->last_heartbeat + e->cfg.lost_after;
+    push_timer(e, h->lost_at, TIMER_LOST, id, 0);
     if (!e->mass_silence && mass_silence_now(e)) {
         e->mass_silence = true;
         alert(e, ALERT_MASS_SILENCE);
@@ -970,11 +984,14 @@ static void host_back(struct engine *e, uint32_t id)
     if (e->mass_silence && !mass_silence_now(e)) {
         e->mass_silence = false;
         alert(e, ALERT_MASS_SILENCE_CLEARED);
-        /* hosts that stayed silent past lost_after while the brake was on lose their rentals */
+        /* hosts still silent after the outage get a fresh lost_after to reconnect: their
+           agents may be fine and simply not back yet */
         for (uint32_t hid = 1; hid < e->inv.host_count; hid++) {
             struct host *d = &e->inv.hosts[hid];
-            if (d->state == HOST_DOWN && d->last_heartbeat + e->cfg.lost_after <= e->now)
-                host_lost(e, hid);
+            if (d->state == HOST_DOWN && d->lost_at <= e->now) {
+                d->lost_at = e->now + e->cfg.lost_after;
+                push_timer(e, d->lost_at, TIMER_LOST, hid, 0);
+            }
         }
     }
     process_queue(e, h->model);
@@ -1023,7 +1040,6 @@ static int cmd_tenant_create(struct engine *e, const struct cmd_tenant_create *c
     memcpy(t->name, c->name, strlen(c->name) + 1);
     t->account = acct;
     t->credit_limit = c->credit_limit;
-    t->month = time_month_index(e->now);
     out->id = e->tenant_count++;
     e->stats.tenants++;
     emit(e, EV_TENANT_CREATED, out->id);
@@ -1263,6 +1279,7 @@ static void report_exit(struct engine *e, struct rental *r, int exit_code)
 {
     bool restart = r->has_workload && (r->restart == RESTART_ALWAYS ||
                                        (r->restart == RESTART_ON_FAILURE && exit_code != 0));
+    enum rental_state from = (enum rental_state)r->state;
     uint64_t id = rental_id(e, r);
 
     if (!restart) {
@@ -1277,7 +1294,7 @@ static void report_exit(struct engine *e, struct rental *r, int exit_code)
     r->epoch++;
     r->placed_at = e->now;
     push_timer(e, e->now + e->cfg.start_timeout, TIMER_START_TIMEOUT, id, r->epoch);
-    emit_rental(e, r, RENTAL_RUNNING, EV_RENTAL_STATE);
+    emit_rental(e, r, from, EV_RENTAL_STATE);
 }
 
 static int cmd_host_report(struct engine *e, const struct cmd_host_report *c, struct result *out)
@@ -1355,6 +1372,8 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
         return fail(out, ERR_INVALID, "max_cost: must not be negative");
     if (c->max_duration < 0)
         return fail(out, ERR_INVALID, "max_duration_seconds: must not be negative");
+    if (c->max_duration > 0 && TERM_IS_PACKAGE(c->term))
+        return fail(out, ERR_INVALID, "max_duration_seconds: a package lasts its term");
     if ((unsigned)c->restart > RESTART_ALWAYS)
         return fail(out, ERR_INVALID, "workload.restart: unknown");
     if (c->auto_renew && !TERM_IS_PACKAGE(c->term))
@@ -1366,7 +1385,6 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
         return rc;
     }
     /* money: packages are paid now; others need funds for min_balance_us at their rate */
-    month_roll(t, e->now);
     limit = spendable(e, t, NULL, &which);
     if (TERM_IS_PACKAGE(c->term)) {
         need = p.pkg_net;
@@ -1440,6 +1458,7 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
         r->discount = p.pkg_disc;
         post(e, t->account, ACCT_DEFERRED, p.pkg_net, XFER_PACKAGE, id);
         post(e, ACCT_DISCOUNTS, ACCT_DEFERRED, p.pkg_disc, XFER_DISCOUNT, id);
+        month_roll(t, e->now);
         t->month_spent += p.pkg_net;
         tenant_after_charge(e, c->tenant);
     } else {
@@ -1590,8 +1609,7 @@ static void fire(struct engine *e, const struct timer *tm)
     }
     case TIMER_LOST: {
         struct host *h = &e->inv.hosts[tm->obj];
-        if (h->state == HOST_DOWN && h->last_heartbeat + e->cfg.lost_after == tm->due &&
-            !e->mass_silence)
+        if (h->state == HOST_DOWN && h->lost_at == tm->due && !e->mass_silence)
             host_lost(e, (uint32_t)tm->obj);
         return;
     }
@@ -1641,6 +1659,8 @@ size_t engine_drain_events(struct engine *e, struct event *buf, size_t cap)
 {
     size_t n = e->ev_count < cap ? e->ev_count : cap;
 
+    if (n == 0)
+        return 0;
     memcpy(buf, e->events + e->ev_head, n * sizeof(*buf));
     e->ev_head += n;
     e->ev_count -= n;
@@ -1663,7 +1683,7 @@ int engine_tenant(const struct engine *e, uint32_t id, struct tenant_view *out)
     out->balance = tenant_balance(e, t);
     out->credit_limit = t->credit_limit;
     out->monthly_budget = t->monthly_budget;
-    out->month_spent = t->month_spent;
+    out->month_spent = month_spent_at(t, e->now);
     out->hourly_burn = t->hourly_burn;
     out->live_rentals = t->live_rentals;
     return 0;

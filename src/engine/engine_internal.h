@@ -20,8 +20,8 @@ struct tenant {
     char name[TENANT_NAME_MAX];
     uint32_t account; /* wallet */
     int64_t credit_limit;
-    int64_t monthly_budget; /* 0 = none */
-    int64_t month;          /* month index of month_spent */
+    int64_t monthly_budget;         /* 0 = none */
+    int64_t month_start, month_end; /* the calendar month of month_spent */
     int64_t month_spent;
     int64_t dry_since; /* when the balance reached 0 (grace started), 0 = not dry */
     uint32_t dry_gen;  /* invalidates grace timers */

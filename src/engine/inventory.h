@@ -41,6 +41,7 @@ struct host {
     uint32_t bucket_prev, bucket_next; /* host numbers, 0 = none */
     int64_t registered_at;
     int64_t last_heartbeat;
+    int64_t lost_at; /* while down: when its rentals are lost */
     bool has_cost;
     struct cost_basis cost;
 };

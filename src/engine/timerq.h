@@ -1,5 +1,6 @@
 /*
- * timerq.h - the engine's timer queue: a binary min-heap of (due, seq) entries.
+ * timerq.h - the engine's timer queue: (due, seq) order over a binary min-heap and one FIFO
+ * ring per fixed-delay timer kind.
  *
  * Timers are never cancelled: when one fires, the engine checks it against the object's
  * current state and drops it if stale (lazy deletion). Ties on `due` fire in insertion
@@ -28,9 +29,18 @@ struct timer {
     uint32_t arg; /* an epoch or generation to recognise stale timers */
 };
 
+/* A FIFO of timers of one fixed-delay kind; cap is a power of two. */
+struct timer_ring {
+    struct timer *buf; /* owned */
+    size_t head, count, cap;
+};
+
+#define TIMERQ_RINGS 5
+
 struct timerq {
-    struct timer *heap; /* owned */
+    struct timer *heap; /* owned; timers whose due times do not arrive in order */
     size_t count, cap;
+    struct timer_ring rings[TIMERQ_RINGS]; /* fixed-delay kinds, each in due order */
     uint64_t seq;
 };
 

@@ -281,12 +281,21 @@ static void test_mass_silence_brake(void **state)
     /* past lost_after, but the brake holds: nothing ended */
     assert_int_equal(fx_view(e, r[2]).state, RENTAL_RUNNING);
     assert_int_equal(fx_view(e, r[3]).state, RENTAL_RUNNING);
-    /* host 2 returns: its rental resumes; the brake clears and host 3 loses its rental */
+    /* host 2 returns: its rental resumes; the brake clears and host 3 gets a fresh
+       lost_after to come back too */
     fx_heartbeat(e, h[2], T0 + 610 * SEC);
     assert_int_equal(fx_view(e, r[2]).state, RENTAL_RUNNING);
     assert_true(fx_view(e, r[2]).billing);
+    assert_int_equal(fx_view(e, r[3]).state, RENTAL_RUNNING);
+    for (int64_t s = 620; s <= 910; s += 10) {
+        for (int i = 0; i < 3; i++)
+            fx_heartbeat(e, h[i], T0 + s * SEC);
+    }
+    /* it did not: lost at 910 s, ended at its last heartbeat, never billed past it */
     assert_int_equal(fx_view(e, r[3]).end_reason, END_HOST_FAILED);
     assert_int_equal(fx_view(e, r[3]).ended_at, T0);
+    assert_int_equal(fx_view(e, r[3]).cost, 0);
+    assert_int_equal(fx_drain_count(e, EV_ALERT, -1), 1); /* the all-clear */
     fx_check(e);
     engine_free(e);
 }
