@@ -3,13 +3,18 @@
 #
 #   bench_engine   placement throughput and latency, engine memory (bench/bench_engine.c)
 #   bench_sim.sh   simulator speed on a 30-day, 10,000-GPU scenario (bench/bench_sim.sh)
+#   bench_store    durable commands/s through the SQLite store, batches of 1, 16, 128
+#                  (bench/bench_store.c)
+#   bench_http.sh  `gpurent serve` over HTTP with wrk: GETs/s, durable creates/s, p99, fsyncs
 #
 # Results go to bench/results/<UTC time>/ (git-ignored): each benchmark's output, the machine,
 # and results.jsonl with one JSON object per measured metric. Targets that are missed are
 # reported as MISSED; the exit status is non-zero only when a benchmark fails to run, or when
 # BENCH_STRICT=1 and a target is missed.
 #
-# Environment: BENCH_ENGINE_ARGS (e.g. "--runs 5"), BENCH_SIM_RUNS (default 5), BENCH_STRICT.
+# Environment: BENCH_ENGINE_ARGS (e.g. "--runs 5"), BENCH_SIM_RUNS (default 5), BENCH_STRICT,
+# BENCH_STORE_ARGS (e.g. "--runs 5 --dir /data"),
+# BENCH_HTTP_SECONDS (default 10; 0 skips bench_http) and bench_http.sh's own.
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -52,8 +57,26 @@ if ! "$root/bench/bench_sim.sh" "$build/gpurent" "${BENCH_SIM_RUNS:-5}" | tee "$
     echo "bench: bench_sim failed" >&2
     status=1
 fi
+echo
+echo "== bench_store"
+# shellcheck disable=SC2086 # BENCH_STORE_ARGS is a list of options
+if ! "$build/bench/bench_store" ${BENCH_STORE_ARGS:-} | tee "$out/store.txt"; then
+    echo "bench: bench_store failed" >&2
+    status=1
+fi
 
-sed -n 's/^RESULT //p' "$out/engine.txt" "$out/sim.txt" >"$out/results.jsonl"
+echo
+echo "== bench_http"
+if [ "${BENCH_HTTP_SECONDS:-10}" = 0 ]; then
+    echo "skipped (BENCH_HTTP_SECONDS=0)" | tee "$out/http.txt"
+elif ! "$root/bench/bench_http.sh" "$build/gpurent" "${BENCH_HTTP_SECONDS:-10}" |
+    tee "$out/http.txt"; then
+    echo "bench: bench_http failed" >&2
+    status=1
+fi
+
+sed -n 's/^RESULT //p' "$out/engine.txt" "$out/sim.txt" "$out/store.txt" "$out/http.txt" \
+    >"$out/results.jsonl"
 echo
 echo "== targets"
 missed=0

@@ -13,8 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli.h"
 #include "sim/report.h"
 #include "sim/scenario.h"
+#include "demo.h"
+#include "server/server.h"
 #include "sim/sim.h"
 
 #ifndef GPURENT_VERSION
@@ -27,10 +30,12 @@ struct subcommand {
     const char *name;
     int (*fn)(int argc, char **argv); /* argv[0] is the subcommand's name */
     const char *help;                 /* one line for `gpurent help` */
-    const char *usage;                /* the full usage, for `gpurent help NAME` */
+    const char *usage;                /* the full usage, for `gpurent help NAME`; NULL for
+                                         the CLI nouns, whose help cli_help prints */
 };
 
 static int cmd_simulate(int argc, char **argv);
+static int cmd_serve(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -48,6 +53,22 @@ static const struct subcommand subcommands[] = {
      "  --timing    print the wall-clock time taken to stderr\n"
      "\n"
      "The formats are in docs/simulator.md.\n"},
+    {"serve", cmd_serve, "run the control plane: REST API, store, scheduler, billing",
+     "usage: gpurent serve [--listen ADDR:PORT] [--data-dir DIR] [--demo] [options]\n"
+     "\n"
+     "Run `gpurent serve --help` for every option.\n"},
+    /* the CLI client's nouns (src/cli/): each is `gpurent NOUN [VERB] [options]` */
+    {"offers", cli_main, "what can be rented now, and at what price", NULL},
+    {"rentals", cli_main, "rent GPUs; list, show and stop rentals; quotes", NULL},
+    {"balance", cli_main, "your balance, burn rate and runway", NULL},
+    {"usage", cli_main, "your line items for a period", NULL},
+    {"tenants", cli_main, "(admin) create and list tenants", NULL},
+    {"credits", cli_main, "(admin) top up a tenant's balance", NULL},
+    {"prices", cli_main, "(admin) set and list prices", NULL},
+    {"hosts", cli_main, "(admin) list, drain and undrain hosts; join tokens", NULL},
+    {"coupons", cli_main, "(admin) create coupons", NULL},
+    {"economics", cli_main, "(admin) utilization, revenue, margin, payback", NULL},
+    {"whatif", cli_main, "(admin) the business case of one GPU, by hand", NULL},
     {"help", cmd_help, "show this help, or a subcommand's: gpurent help simulate",
      "usage: gpurent help [SUBCOMMAND]\n"},
     {"version", cmd_version, "print the version", "usage: gpurent version\n"},
@@ -230,6 +251,8 @@ static int cmd_help(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (sc->usage == NULL)
+        return cli_help(stdout, sc->name);
     fputs(sc->usage, stdout);
     return 0;
 }
@@ -261,4 +284,12 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     return sc->fn(argc - 1, argv + 1);
+}
+
+/* `gpurent serve`: the server, with the demo fleet wired in from here (above the server). */
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct serve_hooks hooks = {demo_start, demo_stop};
+
+    return serve_main(argc, argv, &hooks);
 }

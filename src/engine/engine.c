@@ -1716,6 +1716,13 @@ int engine_rental(const struct engine *e, uint64_t id, struct rental_view *out)
     out->ends_at = r->ends_at;
     out->ended_at = r->ended_at;
     out->cost = r->cost;
+    out->accrued = r->cost;
+    if (r->billing && !TERM_IS_PACKAGE(r->term)) {
+        int64_t to = settle_limit_time(e, r, e->now);
+        int64_t b = r->billed_us + (to > r->bill_from ? to - r->bill_from : 0);
+        int64_t d = money_prorate(r->hourly_price * r->gpu_count, b) - r->net_cum;
+        out->accrued += d - (d < r->amount_off_left ? d : r->amount_off_left);
+    }
     out->discount = r->discount;
     out->amount_off_used = r->amount_off_used;
     out->billed_us = r->billed_us;

@@ -306,6 +306,7 @@ struct rental_view {
     uint32_t epoch;       /* the current assignment epoch */
     int64_t created_at, placed_at, started_at, ends_at, ended_at; /* 0 = not yet */
     int64_t cost;            /* net charged so far (packages: the price paid less refunds) */
+    int64_t accrued;         /* cost plus what has run since the last settlement, up to now */
     int64_t discount;        /* discounts given so far (list - net, plus amount-off used) */
     int64_t amount_off_used; /* the part of `discount` that came from an amount-off coupon */
     int64_t billed_us;       /* microseconds billed so far */

@@ -67,6 +67,26 @@ static void test_vectors_any_interval(void **state)
     }
 }
 
+static void test_accrued_between_settlements(void **state)
+{
+    struct world w = world_new(60, "100.00");
+    uint64_t id = fx_rent(w.e, w.tenant, A100, 2, TERM_ON_DEMAND, T0);
+    struct rental_view v;
+    (void)state;
+
+    fx_report(w.e, id, REPORT_RUNNING, 0, T0);
+    engine_tick(w.e, T0 + 90 * SEC);
+    v = fx_view(w.e, id);
+    /* settled at 60 s; 30 s more have run and show in accrued, not yet in cost */
+    assert_int_equal(v.cost, money_prorate(M("15.20"), 60 * SEC));
+    assert_int_equal(v.accrued, money_prorate(M("15.20"), 90 * SEC));
+    fx_stop(w.e, w.tenant, id, T0 + 90 * SEC);
+    v = fx_view(w.e, id);
+    assert_int_equal(v.cost, v.accrued);
+    assert_int_equal(v.cost, money_prorate(M("15.20"), 90 * SEC));
+    engine_free(w.e);
+}
+
 static void test_starting_is_not_charged(void **state)
 {
     struct world w = world_new(60, "100.00");
@@ -440,6 +460,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors_any_interval),
+        cmocka_unit_test(test_accrued_between_settlements),
         cmocka_unit_test(test_starting_is_not_charged),
         cmocka_unit_test(test_percent_coupon),
         cmocka_unit_test(test_amount_coupon_and_limits),

@@ -1,0 +1,247 @@
+/*
+ * cmd_account.c - a tenant's view: `gpurent offers`, `gpurent balance`, `gpurent usage`.
+ */
+#include "../common/compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_internal.h"
+#include "table.h"
+
+/* The list in a reply: its "data" (or "line_items"), or the reply itself when an array. */
+static json_t *items_of(json_t *reply)
+{
+    json_t *a;
+
+    if (json_is_array(reply))
+        return reply;
+    a = json_object_get(reply, "data");
+    if (!json_is_array(a))
+        a = json_object_get(reply, "line_items");
+    return json_is_array(a) ? a : NULL;
+}
+
+static int offers(struct cli *cli)
+{
+    static const char *const heads[] = {"MODEL",      ">MEMORY",    ">AVAILABLE", ">MAX/HOST",
+                                        ">ON-DEMAND", ">SPOT FROM", ">DAY",       ">WEEK",
+                                        ">MONTH",     NULL};
+    const struct cli_value *model = cli_opt(cli, "--model"), *count = cli_opt(cli, "--count");
+    char path[CLI_PATH_MAX] = "/v1/offers";
+    json_t *reply = NULL, *items, *o;
+    struct table t;
+    size_t i;
+    int rc = 0;
+
+    if (model->set)
+        rc = cli_query_add(cli, path, "gpu_model", model->text);
+    if (rc == 0 && count->set)
+        rc = cli_query_add(cli, path, "gpu_count", count->text);
+    if (rc == 0)
+        rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(reply);
+        return cli_print_raw(cli);
+    }
+    items = items_of(reply);
+    if (items == NULL) {
+        fprintf(stderr, "gpurent: GET %s: the reply has no \"data\" list\n", path);
+        json_decref(reply);
+        return CLI_EXIT_FAIL;
+    }
+    table_init(&t, heads);
+    json_array_foreach(items, i, o)
+    {
+        const json_t *pk = json_object_get(o, "packages");
+        json_t *mib = json_object_get(o, "memory_mib");
+        char b[9][CLI_TEXT_MAX];
+        const char *row[9];
+
+        row[0] = cli_field(o, "gpu_model", b[0]);
+        row[1] = NULL;
+        if (json_is_integer(mib)) {
+            snprintf(b[1], sizeof(b[1]), "%lld GiB", (long long)json_integer_value(mib) / 1024);
+            row[1] = b[1];
+        }
+        row[2] = cli_field(o, "available_gpus", b[2]);
+        row[3] = cli_field(o, "max_gpus_per_host", b[3]);
+        row[4] = cli_field(o, "on_demand_hourly", b[4]);
+        row[5] = cli_field(o, "spot_floor_hourly", b[5]);
+        row[6] = cli_field(pk, "day", b[6]);
+        row[7] = cli_field(pk, "week", b[7]);
+        row[8] = cli_field(pk, "month", b[8]);
+        if (cli->quiet)
+            printf("%s\n", row[0] ? row[0] : "-");
+        else
+            table_add(&t, row);
+    }
+    if (!cli->quiet) {
+        if (json_array_size(items) == 0)
+            printf("no GPUs on offer%s\n", model->set || count->set ? " that match" : "");
+        else if (table_print(&t, stdout) != 0)
+            rc = CLI_EXIT_FAIL;
+        else
+            printf("\nprices per GPU: hourly (on-demand, spot floor); day, week and month "
+                   "packages for the whole term\n");
+    }
+    table_release(&t);
+    json_decref(reply);
+    return rc;
+}
+
+static int balance(struct cli *cli)
+{
+    char b[CLI_TEXT_MAX], burn[CLI_TEXT_MAX + 8];
+    json_t *reply = NULL, *runway;
+    const char *h;
+    int rc;
+
+    rc = cli_call(cli, "GET", "/v1/balance", NULL, NULL, &reply);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(reply);
+        return cli_print_raw(cli);
+    }
+    kv_print(stdout, 13, "balance:", cli_field(reply, "balance", b));
+    kv_print(stdout, 13, "credit limit:", cli_field(reply, "credit_limit", b));
+    h = cli_field(reply, "hourly_burn", b);
+    if (h != NULL) {
+        snprintf(burn, sizeof(burn), "%s /h", h);
+        h = burn;
+    }
+    kv_print(stdout, 13, "burn rate:", h);
+    runway = json_object_get(reply, "runway_seconds");
+    kv_print(stdout, 13, "runway:",
+             json_is_number(runway) ? cli_duration(runway, b) : "- (nothing is billing)");
+    json_decref(reply);
+    return 0;
+}
+
+static int usage(struct cli *cli)
+{
+    static const char *const heads[] = {"RENTAL", "MODEL",     ">GPUS",   "TERM", ">SECONDS",
+                                        ">LIST",  ">DISCOUNT", ">AMOUNT", NULL};
+    const struct cli_value *from = cli_opt(cli, "--from"), *to = cli_opt(cli, "--to"),
+                           *tenant = cli_opt(cli, "--tenant"), *csv = cli_opt(cli, "--csv");
+    char path[CLI_PATH_MAX] = "/v1/usage", b[CLI_TEXT_MAX];
+    json_t *reply = NULL, *items, *it, *total;
+    struct table t;
+    size_t i;
+    int rc = 0;
+
+    if (from->set)
+        rc = cli_query_add(cli, path, "from", from->text);
+    if (rc == 0 && to->set)
+        rc = cli_query_add(cli, path, "to", to->text);
+    if (rc == 0 && tenant->set)
+        rc = cli_query_add(cli, path, "tenant", tenant->text);
+    if (rc == 0 && csv->set)
+        rc = cli_query_add(cli, path, "format", "csv");
+    if (rc != 0)
+        return rc;
+    if (csv->set) {
+        struct client_opts opts = {.accept = "text/csv"};
+        char *text = NULL;
+        size_t len = 0;
+        int status;
+
+        if (client_request_text(cli->client, "GET", path, NULL, &opts, &status, &text, &len) != 0) {
+            fprintf(stderr, "gpurent: %s\n", client_errmsg());
+            free(text);
+            return CLI_EXIT_FAIL;
+        }
+        fwrite(text, 1, len, stdout);
+        free(text);
+        return 0;
+    }
+    rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(reply);
+        return cli_print_raw(cli);
+    }
+    items = items_of(reply);
+    if (items == NULL) {
+        fprintf(stderr, "gpurent: GET %s: the reply has no \"data\" list\n", path);
+        json_decref(reply);
+        return CLI_EXIT_FAIL;
+    }
+    table_init(&t, heads);
+    json_array_foreach(items, i, it)
+    {
+        char c[8][CLI_TEXT_MAX];
+        const char *rental = cli_field(it, "rental_id", c[0]);
+        const char *row[8];
+
+        row[0] = rental ? rental : cli_field(it, "rental", c[0]);
+        row[1] = cli_field(it, "gpu_model", c[1]);
+        row[2] = cli_field(it, "gpu_count", c[2]);
+        row[3] = cli_field(it, "term", c[3]);
+        row[4] = cli_field(it, "seconds", c[4]);
+        row[5] = cli_field(it, "list_amount", c[5]);
+        row[6] = cli_field(it, "discount", c[6]);
+        row[7] = cli_field(it, "amount", c[7]);
+        table_add(&t, row);
+    }
+    if (json_array_size(items) == 0)
+        printf("no usage in this period\n");
+    else if (table_print(&t, stdout) != 0)
+        rc = CLI_EXIT_FAIL;
+    total = json_object_get(reply, "total");
+    if (json_is_string(total) || json_is_number(total))
+        printf("\ntotal: %s\n", cli_text(total, b));
+    else if (json_is_object(total) && cli_field(total, "amount", b) != NULL)
+        printf("\ntotal: %s\n", b);
+    table_release(&t);
+    json_decref(reply);
+    return rc;
+}
+
+static const struct cli_option offers_options[] = {
+    {"--model", OPT_TEXT, "MODEL", "only this GPU model", 0, 0},
+    {"--count", OPT_COUNT, "N", "only offers that can place N GPUs now", 1, 1024},
+    {0},
+};
+
+static const struct cli_option usage_options[] = {
+    {"--from", OPT_TIME, "TIME", "from this date or time (default: this month's start)", 0, 0},
+    {"--to", OPT_TIME, "TIME", "up to this date or time (default: now)", 0, 0},
+    {"--tenant", OPT_TEXT, "TENANT_ID", "admin: whose usage", 0, 0},
+    {"--csv", OPT_FLAG, NULL, "print CSV, as the server writes it", 0, 0},
+    {0},
+};
+
+const struct cli_command cli_offers_commands[] = {
+    {
+        .noun = "offers",
+        .fn = offers,
+        .summary = "what can be rented now: GPU models, free GPUs and prices",
+        .options = offers_options,
+    },
+    {0},
+};
+
+const struct cli_command cli_balance_commands[] = {
+    {
+        .noun = "balance",
+        .fn = balance,
+        .summary = "your balance, what you burn per hour and how long it lasts",
+    },
+    {0},
+};
+
+const struct cli_command cli_usage_commands[] = {
+    {
+        .noun = "usage",
+        .fn = usage,
+        .summary = "your line items for a period: rental, term, seconds, amounts",
+        .options = usage_options,
+    },
+    {0},
+};

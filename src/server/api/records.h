@@ -1,0 +1,44 @@
+/*
+ * records.h - the API layer's in-memory records beside the engine: the latest telemetry of
+ * each GPU, as its agent last reported it.
+ *
+ * Telemetry is not platform state (nothing is decided from it), so it is neither logged nor
+ * stored: a restart forgets it until the next heartbeat. Written by the engine thread (in a
+ * heartbeat's hook, for the reporting host's own GPUs only, so the table is bounded by the
+ * fleet) and read by HTTP threads; one mutex, taken after the engine lock.
+ */
+#ifndef GPURENT_API_RECORDS_H
+#define GPURENT_API_RECORDS_H
+
+#include "../../common/compat.h"
+#include "../../common/hmap.h"
+
+#include <pthread.h>
+
+/* One GPU's last report. Fields the agent left out are absent (has_* false). */
+struct gpu_telemetry {
+    int64_t at; /* when it was reported (µs) */
+    bool has_util, has_mem, has_power, has_temp;
+    double util_pct;
+    int64_t mem_used_mib;
+    double power_w;
+    double temp_c;
+};
+
+struct api_records {
+    pthread_mutex_t lock;
+    struct hmap by_uuid;             /* GPU uuid -> index into telemetry */
+    struct gpu_telemetry *telemetry; /* owned */
+    uint32_t count, cap;
+};
+
+/* 0 and *out (owned: api_records_free), or ERR_NOMEM. */
+int api_records_new(struct api_records **out);
+void api_records_free(struct api_records *r);
+
+/* Remember t as the latest telemetry of uuid: 0 or ERR_NOMEM. */
+int api_telemetry_put(struct api_records *r, const char *uuid, const struct gpu_telemetry *t);
+/* The latest telemetry of uuid: true and *out, or false when none was reported. */
+bool api_telemetry_get(struct api_records *r, const char *uuid, struct gpu_telemetry *out);
+
+#endif

@@ -1,0 +1,360 @@
+/*
+ * core.c - the engine thread and group commit.
+ *
+ * The loop, top-down: wait for jobs or the next deadline; take every queued job; lock the
+ * engine for writing; tick; apply each job's command and run its hooks; write the command
+ * log, the events and the hooks' rows in one transaction; commit; unlock; wake the waiters.
+ */
+#include "../common/compat.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../store/store.h"
+#include "cmdjson.h"
+#include "core.h"
+
+#define EVENT_CHUNK  1024
+#define IDLE_TICK_US INT64_C(1000000) /* tick at least every second */
+
+struct core {
+    struct engine *e;
+    struct store *store;
+    pthread_rwlock_t engine_lock; /* write side: the engine thread, for a whole batch */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond; /* a job arrived, or stop */
+    pthread_cond_t done_cond;  /* a batch finished */
+    struct core_job *head, *tail;
+    bool stopping;
+    bool thread_started;
+    pthread_t thread;
+    int64_t last_now;
+    struct event events[EVENT_CHUNK];
+};
+
+int64_t core_clock_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct replay_ctx {
+    struct core *c;
+    char *err;
+    size_t cap;
+    uint64_t count;
+};
+
+static int replay_one(void *arg, int64_t seq, int64_t at, const char *json)
+{
+    struct replay_ctx *rc = arg;
+    struct cmdjson_decoded d;
+    struct result res;
+    char why[256];
+
+    if (cmdjson_decode(&d, json, why, sizeof(why)) < 0) {
+        snprintf(rc->err, rc->cap, "command log entry %lld: %s", (long long)seq, why);
+        return ERR_IO;
+    }
+    engine_apply(rc->c->e, &d.cmd, at, &res);
+    cmdjson_release(&d);
+    /* a logged command succeeded when it was applied; the same state must accept it again */
+    if (res.code != 0) {
+        snprintf(rc->err, rc->cap, "command log entry %lld no longer applies: %s", (long long)seq,
+                 res.detail);
+        return ERR_IO;
+    }
+    /* the tables already hold these events (same transaction as the log): drop them */
+    while (engine_drain_events(rc->c->e, rc->c->events, EVENT_CHUNK) > 0)
+        ;
+    if (at > rc->c->last_now)
+        rc->c->last_now = at;
+    rc->count++;
+    return 0;
+}
+
+/* Write every pending event into the open transaction (opening it when needed). */
+static int flush_events(struct core *c, bool *in_txn, char *err, size_t cap)
+{
+    size_t n;
+    int rc;
+
+    while ((n = engine_drain_events(c->e, c->events, EVENT_CHUNK)) > 0) {
+        if (!*in_txn) {
+            rc = store_begin(c->store, err, cap);
+            if (rc < 0)
+                return rc;
+            *in_txn = true;
+        }
+        rc = store_put_events(c->store, c->e, c->events, n, err, cap);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int64_t next_now(struct core *c)
+{
+    int64_t now = core_clock_now();
+
+    if (now <= c->last_now)
+        now = c->last_now + 1; /* the engine's time never goes backwards */
+    c->last_now = now;
+    return now;
+}
+
+/* Apply one batch (jobs may be NULL: a tick). Returns 0, or an error after which the
+ * in-memory state may be ahead of the store. */
+static int run_batch(struct core *c, struct core_job *jobs, char *err, size_t cap)
+{
+    int64_t now = next_now(c);
+    bool in_txn = false;
+    int rc = 0;
+
+    pthread_rwlock_wrlock(&c->engine_lock);
+    engine_tick(c->e, now);
+    if (jobs != NULL) {
+        rc = store_begin(c->store, err, cap);
+        if (rc < 0)
+            goto out;
+        in_txn = true;
+    }
+    for (struct core_job *j = jobs; j != NULL; j = j->next) {
+        j->now = now;
+        if (j->before != NULL && j->before(j, c->e) == 1)
+            continue;
+        if (j->cmd != NULL) {
+            engine_apply(c->e, j->cmd, now, &j->result);
+            if (j->result.code == 0) {
+                char *json = cmdjson_encode(j->cmd);
+                if (json == NULL) {
+                    snprintf(err, cap, "out of memory encoding a command");
+                    rc = ERR_NOMEM;
+                    goto out;
+                }
+                rc = store_log_command(c->store, now, json, err, cap);
+                free(json);
+                if (rc < 0)
+                    goto out;
+            }
+        }
+        if (j->after != NULL) {
+            rc = j->after(j, c->e, c->store, now);
+            if (rc < 0) {
+                snprintf(err, cap, "a request's hook failed (%d)", rc);
+                goto out;
+            }
+        }
+    }
+    rc = flush_events(c, &in_txn, err, cap);
+    if (rc < 0)
+        goto out;
+    if (in_txn) {
+        rc = store_commit(c->store, err, cap);
+        in_txn = false;
+    }
+out:
+    if (in_txn)
+        store_rollback(c->store);
+    pthread_rwlock_unlock(&c->engine_lock);
+    return rc;
+}
+
+static void *engine_thread(void *arg)
+{
+    struct core *c = arg;
+    char err[512];
+
+    for (;;) {
+        struct core_job *jobs;
+        int rc;
+
+        pthread_mutex_lock(&c->queue_lock);
+        if (c->head == NULL && !c->stopping) {
+            int64_t deadline, now = core_clock_now();
+            struct timespec ts;
+            pthread_rwlock_rdlock(&c->engine_lock);
+            deadline = engine_next_deadline(c->e);
+            pthread_rwlock_unlock(&c->engine_lock);
+            if (deadline > now + IDLE_TICK_US)
+                deadline = now + IDLE_TICK_US;
+            if (deadline > now) {
+                ts.tv_sec = deadline / 1000000;
+                ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+                pthread_cond_timedwait(&c->queue_cond, &c->queue_lock, &ts);
+            }
+        }
+        jobs = c->head;
+        c->head = c->tail = NULL;
+        if (jobs == NULL && c->stopping) {
+            pthread_mutex_unlock(&c->queue_lock);
+            break;
+        }
+        pthread_mutex_unlock(&c->queue_lock);
+
+        rc = run_batch(c, jobs, err, sizeof(err));
+        if (rc < 0) {
+            /* the engine's memory is ahead of the store: nothing of this batch may be
+               acknowledged, and the only honest state is the durable one. Stop; a restart
+               replays the log. */
+            fprintf(stderr, "gpurent: fatal: %s; exiting so a restart recovers from the store\n",
+                    err);
+            fflush(stderr);
+            _exit(70);
+        }
+        pthread_mutex_lock(&c->queue_lock);
+        for (struct core_job *j = jobs; j != NULL; j = j->next)
+            j->done = true;
+        pthread_cond_broadcast(&c->done_cond);
+        pthread_mutex_unlock(&c->queue_lock);
+    }
+    return NULL;
+}
+
+/*
+ * Replay recomputes the time-driven work under the engine settings in force, so history is
+ * only reproduced under the settings it was made with: they are recorded at the first start
+ * and a different set is refused, naming what differs.
+ */
+static int check_settings(struct store *st, const struct engine_config *ec, char *err, size_t cap)
+{
+    char want[256], have[256];
+    int rc;
+
+    snprintf(want, sizeof(want),
+             "settle_interval=%lld min_balance=%lld grace=%lld heartbeat_timeout=%lld "
+             "lost_after=%lld start_timeout=%lld preempt_notice=%lld starvation=%u "
+             "mass_silence=%u/%u stop_fee_bp=%u",
+             (long long)ec->settle_interval, (long long)ec->min_balance_us,
+             (long long)ec->insufficient_grace, (long long)ec->heartbeat_timeout,
+             (long long)ec->lost_after, (long long)ec->start_timeout, (long long)ec->preempt_notice,
+             ec->starvation_passes, ec->mass_silence_pct, ec->mass_silence_min_hosts,
+             ec->package_stop_fee_bp);
+    rc = store_meta_get(st, "engine_settings", have, sizeof(have), err, cap);
+    if (rc == 0) {
+        if (strcmp(have, want) == 0)
+            return 0;
+        snprintf(err, cap,
+                 "this data directory was made with other engine settings (%s); start with "
+                 "the same options, or use a new data directory",
+                 have);
+        return ERR_INVALID;
+    }
+    if (rc != ERR_NOTFOUND)
+        return rc;
+    return store_meta_put(st, "engine_settings", want, err, cap); /* commits on its own */
+}
+
+int core_open(struct core **out, const struct core_config *cfg, char *err, size_t cap)
+{
+    struct core *c = calloc(1, sizeof(*c));
+    struct replay_ctx rc = {.err = err, .cap = cap};
+    int r;
+
+    if (c == NULL)
+        return ERR_NOMEM;
+    pthread_rwlock_init(&c->engine_lock, NULL);
+    pthread_mutex_init(&c->queue_lock, NULL);
+    pthread_cond_init(&c->queue_cond, NULL);
+    pthread_cond_init(&c->done_cond, NULL);
+    r = engine_new(&c->e, &cfg->engine);
+    if (r < 0) {
+        snprintf(err, cap, "bad engine settings");
+        goto fail;
+    }
+    r = store_open_sqlite(&c->store, cfg->db_path, err, cap);
+    if (r < 0)
+        goto fail;
+    rc.c = c;
+    r = check_settings(c->store, &cfg->engine, err, cap);
+    if (r < 0)
+        goto fail;
+    r = store_replay(c->store, replay_one, &rc, err, cap);
+    if (r < 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    core_close(c);
+    return r < 0 ? r : ERR_IO;
+}
+
+int core_start(struct core *c, char *err, size_t cap)
+{
+    int r = pthread_create(&c->thread, NULL, engine_thread, c);
+
+    if (r != 0) {
+        snprintf(err, cap, "cannot start the engine thread: %s", strerror(r));
+        return ERR_IO;
+    }
+    c->thread_started = true;
+    return 0;
+}
+
+void core_close(struct core *c)
+{
+    if (c == NULL)
+        return;
+    if (c->thread_started) {
+        pthread_mutex_lock(&c->queue_lock);
+        c->stopping = true;
+        pthread_cond_signal(&c->queue_cond);
+        pthread_mutex_unlock(&c->queue_lock);
+        pthread_join(c->thread, NULL);
+    }
+    store_close(c->store);
+    engine_free(c->e);
+    pthread_rwlock_destroy(&c->engine_lock);
+    pthread_mutex_destroy(&c->queue_lock);
+    pthread_cond_destroy(&c->queue_cond);
+    pthread_cond_destroy(&c->done_cond);
+    free(c);
+}
+
+int core_submit(struct core *c, struct core_job *job)
+{
+    job->next = NULL;
+    job->done = false;
+    job->status = 0;
+    job->reply = NULL;
+    memset(&job->result, 0, sizeof(job->result));
+    pthread_mutex_lock(&c->queue_lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->queue_lock);
+        return ERR_IO;
+    }
+    if (c->tail)
+        c->tail->next = job;
+    else
+        c->head = job;
+    c->tail = job;
+    pthread_cond_signal(&c->queue_cond);
+    while (!job->done)
+        pthread_cond_wait(&c->done_cond, &c->queue_lock);
+    pthread_mutex_unlock(&c->queue_lock);
+    return 0;
+}
+
+const struct engine *core_read_begin(struct core *c)
+{
+    pthread_rwlock_rdlock(&c->engine_lock);
+    return c->e;
+}
+
+void core_read_end(struct core *c)
+{
+    pthread_rwlock_unlock(&c->engine_lock);
+}
+
+struct store *core_store(struct core *c)
+{
+    return c->store;
+}

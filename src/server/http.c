@@ -1,0 +1,449 @@
+/*
+ * http.c - libmicrohttpd glue: accumulate the body (with a limit), match the route, check
+ * the key and the role, call the handler, send its response.
+ */
+#include "../common/compat.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../common/err.h"
+#include "http.h"
+#include "server.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct server *srv;
+};
+
+/* Per-request state between libmicrohttpd's calls. */
+struct req_ctx {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+};
+
+const char *http_query(const struct request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+static const char *status_title(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+int http_status_for(int err)
+{
+    switch (err) {
+    case 0:
+        return 200;
+    case ERR_INVALID:
+    case ERR_OVERFLOW:
+        return 400;
+    case ERR_NOTFOUND:
+        return 404;
+    case ERR_CONFLICT:
+    case ERR_NOCAPACITY:
+    case ERR_EXISTS:
+        return 409;
+    case ERR_FUNDS:
+        return 402;
+    case ERR_IO:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+void http_reply(struct response *res, int status, char *text)
+{
+    free(res->body);
+    res->status = status;
+    res->body = text;
+    res->content_type = "application/json";
+}
+
+/* JSON string escaping for the problem detail (no jansson at this edge). */
+static size_t escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+void http_problem(struct response *res, int status, const char *fmt, ...)
+{
+    char detail[512], esc[1100];
+    char *body;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    escape(esc, sizeof(esc), detail);
+    if (asprintf(&body,
+                 "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"}",
+                 status_title(status), status, esc) < 0)
+        body = NULL;
+    http_reply(res, status, body);
+    res->content_type = "application/problem+json";
+}
+
+void http_add_header(struct response *res, const char *name, const char *value)
+{
+    if (res->header_count >= HTTP_HEADERS_MAX)
+        return;
+    res->header_names[res->header_count] = name;
+    res->header_values[res->header_count] = strdup(value);
+    res->header_count++;
+}
+
+int http_json_depth(const char *text, size_t len)
+{
+    int depth = 0, max = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return max;
+}
+
+/*
+ * Match path against pattern, segment by segment; {name} matches one non-empty segment,
+ * whose position goes into params (pointers into the copy in buf).
+ */
+static bool match(const char *pattern, const char *path, char *buf, size_t cap,
+                  const char *params[HTTP_PARAMS_MAX])
+{
+    size_t np = 0, used = 0;
+    const char *p = pattern, *q = path;
+
+    while (*p && *q) {
+        if (*p != '/' || *q != '/')
+            return false;
+        p++;
+        q++;
+        const char *pe = strchr(p, '/'), *qe = strchr(q, '/');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p), ql = qe ? (size_t)(qe - q) : strlen(q);
+        if (*p == '{') {
+            if (ql == 0 || np == HTTP_PARAMS_MAX || used + ql + 1 > cap)
+                return false;
+            memcpy(buf + used, q, ql);
+            buf[used + ql] = '\0';
+            params[np++] = buf + used;
+            used += ql + 1;
+        } else if (pl != ql || strncmp(p, q, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        q += ql;
+    }
+    return *p == '\0' && *q == '\0';
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    size_t len = res->body ? strlen(res->body) : 0;
+
+    r = MHD_create_response_from_buffer(len, res->body ? res->body : (void *)"",
+                                        res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    res->body = NULL; /* owned by the response now */
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type",
+                            res->content_type ? res->content_type : "application/json");
+    for (int i = 0; i < res->header_count; i++) {
+        MHD_add_response_header(r, res->header_names[i], res->header_values[i]);
+        free(res->header_values[i]);
+    }
+    ret = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static bool is_json(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void dispatch(struct server *srv, struct MHD_Connection *conn, const char *method,
+                     const char *url, struct req_ctx *ctx, struct response *res)
+{
+    char pbuf[512];
+    struct request req;
+    const struct route *route = NULL;
+    bool path_known = false;
+    const char *auth;
+
+    memset(&req, 0, sizeof(req));
+    for (size_t i = 0; i < http_route_count; i++) {
+        const char *params[HTTP_PARAMS_MAX] = {0};
+        if (!match(http_routes[i].pattern, url, pbuf, sizeof(pbuf), params))
+            continue;
+        path_known = true;
+        if (strcmp(http_routes[i].method, method) == 0) {
+            route = &http_routes[i];
+            memcpy(req.params, params, sizeof(params));
+            break;
+        }
+    }
+    if (route == NULL) {
+        if (path_known)
+            http_problem(res, 405, "method %s is not allowed on %s", method, url);
+        else
+            http_problem(res, 404, "no such route: %s %s", method, url);
+        return;
+    }
+    req.method = method;
+    req.path = url;
+    req.srv = srv;
+    req.conn = conn;
+    req.body = ctx && ctx->body ? ctx->body : "";
+    req.body_len = ctx ? ctx->len : 0;
+    /* the key first: an unauthenticated caller learns nothing about its request */
+    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (route->roles != ROLE_PUBLIC) {
+        int rc;
+        if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+            http_problem(res, 401, "missing API key: send Authorization: Bearer <key>");
+            http_add_header(res, "WWW-Authenticate", "Bearer");
+            return;
+        }
+        rc = keyring_lookup(&srv->keys, auth + 7, &req.who);
+        if (rc < 0) {
+            http_problem(res, 401,
+                         rc == ERR_INVALID ? "malformed API key" : "unknown or revoked API key");
+            http_add_header(res, "WWW-Authenticate", "Bearer");
+            return;
+        }
+        if (!(route->roles & (unsigned)req.who.role)) {
+            http_problem(res, 403, "this route is not for %s keys",
+                         req.who.role == ROLE_ADMIN    ? "admin"
+                         : req.who.role == ROLE_TENANT ? "tenant"
+                                                       : "agent");
+            return;
+        }
+    }
+    if (ctx && ctx->too_large) {
+        http_problem(res, 413, "request body is larger than %d bytes", HTTP_BODY_MAX);
+        return;
+    }
+    if (req.body_len > 0) {
+        if (!is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
+            http_problem(res, 415, "the body must be application/json");
+            return;
+        }
+        if (memchr(req.body, '\0', req.body_len) != NULL) {
+            http_problem(res, 400, "the body contains a NUL byte");
+            return;
+        }
+        if (http_json_depth(req.body, req.body_len) > HTTP_JSON_DEPTH_MAX) {
+            http_problem(res, 400, "JSON nesting deeper than %d levels", HTTP_JSON_DEPTH_MAX);
+            return;
+        }
+    }
+    route->handler(&req, res);
+    if (res->status == 0)
+        http_problem(res, 500, "the handler gave no response");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *h = cls;
+    struct req_ctx *ctx = *con_cls;
+    struct response res;
+    (void)version;
+
+    if (ctx == NULL) {
+        ctx = calloc(1, sizeof(*ctx));
+        if (ctx == NULL)
+            return MHD_NO;
+        *con_cls = ctx;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        if (!ctx->too_large && ctx->len + n > HTTP_BODY_MAX) {
+            ctx->too_large = true;
+            free(ctx->body);
+            ctx->body = NULL;
+            ctx->len = ctx->cap = 0;
+        }
+        if (!ctx->too_large) {
+            if (ctx->len + n + 1 > ctx->cap) {
+                size_t cap = ctx->cap ? ctx->cap : 1024;
+                char *b;
+                while (cap < ctx->len + n + 1)
+                    cap *= 2;
+                b = realloc(ctx->body, cap);
+                if (b == NULL)
+                    return MHD_NO;
+                ctx->body = b;
+                ctx->cap = cap;
+            }
+            memcpy(ctx->body + ctx->len, upload_data, n);
+            ctx->len += n;
+            ctx->body[ctx->len] = '\0';
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    memset(&res, 0, sizeof(res));
+    dispatch(h->srv, conn, method, url, ctx, &res);
+    return send_response(conn, &res);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req_ctx *ctx = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+
+    if (ctx != NULL) {
+        free(ctx->body);
+        free(ctx);
+        *con_cls = NULL;
+    }
+}
+
+int http_start(struct http_server **out, struct server *srv, const char *addr, unsigned threads,
+               char *err, size_t cap)
+{
+    struct http_server *h;
+    struct sockaddr_in sin;
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    long port;
+    char *end;
+
+    if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
+        snprintf(err, cap, "listen address \"%s\": expected HOST:PORT", addr);
+        return ERR_INVALID;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535 || colon[1] == '\0') {
+        snprintf(err, cap, "listen address \"%s\": bad port", addr);
+        return ERR_INVALID;
+    }
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sin.sin_addr) !=
+        1) {
+        snprintf(err, cap, "listen address \"%s\": bad IPv4 address", addr);
+        return ERR_INVALID;
+    }
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return ERR_NOMEM;
+    h->srv = srv;
+    h->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
+        threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    if (h->daemon == NULL) {
+        snprintf(err, cap, "cannot listen on %s (in use, or not allowed)", addr);
+        free(h);
+        return ERR_IO;
+    }
+    *out = h;
+    return 0;
+}
+
+unsigned http_port(const struct http_server *h)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+    return info ? info->port : 0;
+}
+
+void http_stop(struct http_server *h)
+{
+    if (h == NULL)
+        return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

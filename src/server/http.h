@@ -1,0 +1,100 @@
+/*
+ * http.h - the HTTP edge: requests in, responses out, the route table.
+ *
+ * libmicrohttpd is included only by http.c. Handlers see a `struct request` (method, path
+ * parameters, query, headers, the whole body — already limited in size — and the caller's
+ * authenticated identity) and fill a `struct response`. Each route declares the roles that
+ * may call it; the dispatcher checks the key and the role before the handler runs, so a
+ * handler never sees an unauthenticated or wrong-role caller (401 / 403 are answered for it).
+ */
+#ifndef GPURENT_HTTP_H
+#define GPURENT_HTTP_H
+
+#include "../common/compat.h"
+
+#include <stdarg.h>
+
+#define HTTP_BODY_MAX       (1024 * 1024) /* larger bodies get 413 */
+#define HTTP_JSON_DEPTH_MAX 32            /* deeper JSON gets 400 */
+#define HTTP_PARAMS_MAX     4
+
+/* Who may call a route (a bitmask). ROLE_PUBLIC routes need no key. */
+enum role {
+    ROLE_PUBLIC = 0,
+    ROLE_ADMIN = 1 << 0,
+    ROLE_TENANT = 1 << 1,
+    ROLE_AGENT = 1 << 2,
+};
+#define ROLE_ANY (ROLE_ADMIN | ROLE_TENANT | ROLE_AGENT)
+
+struct server; /* server.h */
+
+/* The authenticated caller. */
+struct principal {
+    enum role role;  /* ROLE_PUBLIC when no key was given on a public route */
+    uint32_t tenant; /* ROLE_TENANT: the tenant number */
+    uint32_t host;   /* ROLE_AGENT: the host number */
+    char key_id[32]; /* the key used ("key_..."), empty when none */
+};
+
+struct request {
+    const char *method;                  /* "GET", "POST", ... */
+    const char *path;                    /* without the query string */
+    const char *params[HTTP_PARAMS_MAX]; /* the {name} segments of the route, in order */
+    const char *body;                    /* NUL-terminated; "" when none */
+    size_t body_len;
+    struct principal who;
+    struct server *srv;
+    void *conn; /* private: the connection, for query/header */
+};
+
+/* A query-string argument or request header, or NULL. Borrowed for the request's life. */
+const char *http_query(const struct request *req, const char *name);
+const char *http_header(const struct request *req, const char *name);
+
+#define HTTP_HEADERS_MAX 4
+struct response {
+    int status;
+    char *body;               /* malloc'd; freed by the dispatcher */
+    const char *content_type; /* default application/json */
+    const char *header_names[HTTP_HEADERS_MAX];
+    char *header_values[HTTP_HEADERS_MAX]; /* malloc'd */
+    int header_count;
+};
+
+/* Set a JSON body: takes ownership of text (malloc'd). */
+void http_reply(struct response *res, int status, char *text);
+/* RFC 9457 problem+json: {"type","title","status","detail"}; title from the status. */
+void http_problem(struct response *res, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The HTTP status for an ERR_* code (400, 404, 409, 402, 500, 503...). */
+int http_status_for(int err);
+/* Add a response header (value copied). */
+void http_add_header(struct response *res, const char *name, const char *value);
+
+typedef void (*http_handler_fn)(struct request *req, struct response *res);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/v1/rentals/{id}/stop": {x} matches one non-empty segment */
+    http_handler_fn handler;
+    unsigned roles;      /* enum role bits; ROLE_PUBLIC = no key needed */
+    const char *summary; /* one line, for docs and the openapi check */
+};
+
+/* The route table (server/routes.c) and its length. */
+extern const struct route http_routes[];
+extern const size_t http_route_count;
+
+/* Start serving on addr ("127.0.0.1:8080") with the given thread count. 0 or ERR_*. */
+struct http_server;
+int http_start(struct http_server **out, struct server *srv, const char *addr, unsigned threads,
+               char *err, size_t cap);
+/* The port actually bound (useful with port 0). */
+unsigned http_port(const struct http_server *h);
+void http_stop(struct http_server *h);
+
+/* Depth of JSON nesting in text (strings skipped), for the depth limit. */
+int http_json_depth(const char *text, size_t len);
+
+#endif

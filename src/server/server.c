@@ -1,0 +1,342 @@
+/*
+ * server.c - `gpurent serve`: options, start-up (store, replay, keys), serving, shutdown.
+ */
+#include "../common/compat.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../common/err.h"
+#include "../engine/money.h"
+#include "../store/store.h"
+#include "server.h"
+
+#ifndef GPURENT_VERSION
+#define GPURENT_VERSION "0.1.0"
+#endif
+
+static struct server the_server; /* the process's one server (see server.h) */
+
+static const char serve_usage[] =
+    "usage: gpurent serve [--listen ADDR:PORT] [--data-dir DIR] [--demo] [options]\n"
+    "\n"
+    "Run the control plane: the REST API (see docs/openapi.yaml) over a durable SQLite\n"
+    "database in the data directory.\n"
+    "\n"
+    "  --listen ADDR:PORT       where to listen (env GPURENT_LISTEN; default 127.0.0.1:8080)\n"
+    "  --data-dir DIR           the database and settings (env GPURENT_DATA_DIR;\n"
+    "                           default ./gpurent-data)\n"
+    "  --demo                   also run a simulated fleet (labelled simulated) and a demo\n"
+    "                           tenant, and print their keys\n"
+    "  --threads N              HTTP worker threads (default 4)\n"
+    "  --heartbeat-timeout S    a host silent S seconds is down (default 60)\n"
+    "  --lost-after S           a host down S seconds loses its rentals (default 300)\n"
+    "  --log-level N            0 quiet, 1 normal (default), 2 verbose\n"
+    "\n"
+    "The first admin key comes from GPURENT_ADMIN_KEY, or is generated at the first start\n"
+    "and printed once.\n";
+
+static int parse_seconds(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s || v < 0 || v > 100LL * 365 * 86400)
+        return ERR_INVALID;
+    *out = v * USEC_PER_SEC;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct serve_options *o)
+{
+    const char *env;
+
+    memset(o, 0, sizeof(*o));
+    o->listen = "127.0.0.1:8080";
+    o->data_dir = "./gpurent-data";
+    o->log_level = 1;
+    o->threads = 4;
+    engine_config_defaults(&o->engine);
+    if ((env = getenv("GPURENT_LISTEN")) != NULL && *env)
+        o->listen = env;
+    if ((env = getenv("GPURENT_DATA_DIR")) != NULL && *env)
+        o->data_dir = env;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(serve_usage, stdout);
+            return 1;
+        } else if (strcmp(a, "--demo") == 0) {
+            o->demo = true;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "gpurent: serve: %s needs a value\n%s", a, serve_usage);
+            return ERR_INVALID;
+        }
+        i++;
+        if (strcmp(a, "--listen") == 0) {
+            o->listen = v;
+        } else if (strcmp(a, "--data-dir") == 0) {
+            o->data_dir = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            o->threads = (unsigned)atoi(v);
+            if (o->threads == 0 || o->threads > 256) {
+                fprintf(stderr, "gpurent: serve: --threads must be 1 to 256\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--heartbeat-timeout") == 0) {
+            if (parse_seconds(v, &o->engine.heartbeat_timeout) < 0) {
+                fprintf(stderr, "gpurent: serve: --heartbeat-timeout: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--lost-after") == 0) {
+            if (parse_seconds(v, &o->engine.lost_after) < 0) {
+                fprintf(stderr, "gpurent: serve: --lost-after: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--log-level") == 0) {
+            o->log_level = atoi(v);
+        } else {
+            fprintf(stderr, "gpurent: serve: unknown option \"%s\"\n%s", a, serve_usage);
+            return ERR_INVALID;
+        }
+    }
+    if (o->engine.lost_after < o->engine.heartbeat_timeout) {
+        fprintf(stderr, "gpurent: serve: --lost-after must not be shorter than "
+                        "--heartbeat-timeout\n");
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+static int load_key(void *ctx, const struct key_record *k)
+{
+    return keyring_add(ctx, k);
+}
+
+static int load_idem(void *ctx, const char *scope, const char *key,
+                     const unsigned char body_hash[32], int status, const char *reply)
+{
+    return idem_put(ctx, scope, key, body_hash, status, reply);
+}
+
+/* The server's secret for keyed hashes: from the store, or made and stored at first start. */
+static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], char *err,
+                       size_t cap)
+{
+    char hex[2 * AUTH_SECRET_LEN + 1];
+    size_t len;
+    int rc = store_meta_get(st, "auth_secret", hex, sizeof(hex), err, cap);
+
+    if (rc == 0) {
+        if (sodium_hex2bin(secret, AUTH_SECRET_LEN, hex, strlen(hex), NULL, &len, NULL) != 0 ||
+            len != AUTH_SECRET_LEN) {
+            snprintf(err, cap, "the stored auth_secret is damaged");
+            return ERR_IO;
+        }
+        return 0;
+    }
+    if (rc != ERR_NOTFOUND)
+        return rc;
+    randombytes_buf(secret, AUTH_SECRET_LEN);
+    sodium_bin2hex(hex, sizeof(hex), secret, AUTH_SECRET_LEN);
+    if ((rc = store_begin(st, err, cap)) < 0)
+        return rc;
+    if ((rc = store_meta_put(st, "auth_secret", hex, err, cap)) < 0 ||
+        (rc = store_commit(st, err, cap)) < 0) {
+        store_rollback(st);
+        return rc;
+    }
+    return 0;
+}
+
+static bool has_admin_key(struct keyring *k)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&k->lock);
+    for (uint32_t i = 0; i < k->count && !found; i++)
+        found = k->keys[i].role == ROLE_ADMIN && k->keys[i].revoked_at == 0;
+    pthread_mutex_unlock(&k->lock);
+    return found;
+}
+
+static int store_new_key(struct server *s, const struct key_record *rec, char *err, size_t cap)
+{
+    struct store *st = core_store(s->core);
+    int rc;
+
+    if ((rc = store_begin(st, err, cap)) < 0)
+        return rc;
+    if ((rc = store_put_key(st, rec, err, cap)) < 0 || (rc = store_commit(st, err, cap)) < 0) {
+        store_rollback(st);
+        return rc;
+    }
+    return keyring_add(&s->keys, rec);
+}
+
+static int put_key_after(struct core_job *job, struct engine *e, struct store *st, int64_t now)
+{
+    char err[256];
+    (void)e;
+    (void)now;
+    return store_put_key(st, job->ctx, err, sizeof(err));
+}
+
+/* Store a key once the engine thread owns the store: as a job of its own. */
+static int store_key_via_core(struct server *s, const struct key_record *rec, char *err, size_t cap)
+{
+    struct core_job job = {.after = put_key_after, .ctx = (void *)rec};
+
+    if (core_submit(s->core, &job) < 0) {
+        snprintf(err, cap, "the server is stopping");
+        return ERR_IO;
+    }
+    return keyring_add(&s->keys, rec);
+}
+
+/* GPURENT_ADMIN_KEY, or a key generated and printed once at the first start. */
+static int ensure_admin_key(struct server *s, char *err, size_t cap)
+{
+    const char *env = getenv("GPURENT_ADMIN_KEY");
+    struct key_record rec;
+    struct principal who;
+    char text[KEY_TEXT_MAX];
+
+    if (env != NULL && *env) {
+        if (!key_well_formed(env)) {
+            snprintf(err, cap,
+                     "GPURENT_ADMIN_KEY is not a well-formed gpurent key (gpr_...); "
+                     "unset it to have one generated");
+            return ERR_INVALID;
+        }
+        if (keyring_lookup(&s->keys, env, &who) == 0)
+            return who.role == ROLE_ADMIN ? 0 : ERR_INVALID;
+        keyring_record_for(&s->keys, env, ROLE_ADMIN, core_clock_now(), &rec);
+        return store_new_key(s, &rec, err, cap);
+    }
+    if (has_admin_key(&s->keys))
+        return 0;
+    keyring_mint(&s->keys, ROLE_ADMIN, 0, 0, core_clock_now(), text, &rec);
+    if (store_new_key(s, &rec, err, cap) < 0)
+        return ERR_IO;
+    printf("gpurent: admin key (shown once, keep it): %s\n", text);
+    fflush(stdout);
+    return 0;
+}
+
+/* --demo: an admin key for the demo's own use (the environment's, or a fresh one printed
+ * now), then the simulated fleet. */
+static int start_demo(struct server *s, const struct serve_options *o,
+                      const struct serve_hooks *hooks, char *err, size_t cap)
+{
+    const char *env = getenv("GPURENT_ADMIN_KEY");
+    char text[KEY_TEXT_MAX], url[128];
+    struct key_record rec;
+    int rc;
+
+    if (hooks == NULL || hooks->demo_start == NULL) {
+        snprintf(err, cap, "this build has no demo fleet");
+        return ERR_INVALID;
+    }
+    if (env != NULL && *env) {
+        snprintf(text, sizeof(text), "%s", env);
+    } else {
+        keyring_mint(&s->keys, ROLE_ADMIN, 0, 0, core_clock_now(), text, &rec);
+        rc = store_key_via_core(s, &rec, err, cap);
+        if (rc < 0)
+            return rc;
+        printf("gpurent: demo admin key: %s\n", text);
+    }
+    snprintf(url, sizeof(url), "http://%.*s:%u", (int)(strrchr(o->listen, ':') - o->listen),
+             o->listen, http_port(s->http));
+    fflush(stdout);
+    return hooks->demo_start(url, text, &s->demo, err, cap);
+}
+
+int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
+{
+    struct server *s = &the_server;
+    struct serve_options o;
+    struct core_config cc;
+    unsigned char secret[AUTH_SECRET_LEN];
+    char err[512], db[4096];
+    sigset_t sigs;
+    int sig, rc, status = 1;
+
+    rc = parse_options(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "gpurent: serve: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (mkdir(o.data_dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "gpurent: serve: cannot create %s: %s\n", o.data_dir, strerror(errno));
+        return 1;
+    }
+    snprintf(db, sizeof(db), "%s/gpurent.db", o.data_dir);
+    memset(s, 0, sizeof(*s));
+    snprintf(s->currency, sizeof(s->currency), "CNY");
+    snprintf(s->version, sizeof(s->version), "%s", GPURENT_VERSION);
+    cc.db_path = db;
+    cc.engine = o.engine;
+    /* handle SIGINT/SIGTERM in this thread only: block them before any thread starts */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = core_open(&s->core, &cc, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "gpurent: serve: %s\n", err);
+        return 1;
+    }
+    if (store_open_reader(&s->reader, db, err, sizeof(err)) < 0 ||
+        load_secret(core_store(s->core), secret, err, sizeof(err)) < 0 ||
+        keyring_init(&s->keys, secret) < 0 || idem_init(&s->idem) < 0 ||
+        store_load_keys(core_store(s->core), load_key, &s->keys, err, sizeof(err)) < 0 ||
+        store_load_idempotent(core_store(s->core), load_idem, &s->idem, err, sizeof(err)) < 0 ||
+        api_load_records(s, core_store(s->core), err, sizeof(err)) < 0 ||
+        ensure_admin_key(s, err, sizeof(err)) < 0) {
+        fprintf(stderr, "gpurent: serve: %s\n", err);
+        goto out;
+    }
+    sodium_memzero(secret, sizeof(secret));
+    s->started_at = core_clock_now();
+    if (core_start(s->core, err, sizeof(err)) < 0 ||
+        http_start(&s->http, s, o.listen, o.threads, err, sizeof(err)) < 0) {
+        fprintf(stderr, "gpurent: serve: %s\n", err);
+        goto out;
+    }
+    printf("gpurent: serving on http://%.*s:%u (data in %s)\n",
+           (int)(strrchr(o.listen, ':') - o.listen), o.listen, http_port(s->http), o.data_dir);
+    fflush(stdout);
+    if (o.demo && start_demo(s, &o, hooks, err, sizeof(err)) < 0) {
+        fprintf(stderr, "gpurent: serve: demo: %s\n", err);
+        goto out;
+    }
+    sigwait(&sigs, &sig);
+    printf("gpurent: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+out:
+    if (s->demo != NULL && hooks != NULL && hooks->demo_stop != NULL)
+        hooks->demo_stop(s->demo);
+    http_stop(s->http);
+    store_close_reader(s->reader); /* no handler runs once http_stop returned */
+    core_close(s->core);
+    keyring_release(&s->keys);
+    idem_release(&s->idem);
+    api_release_records(s);
+    return status;
+}

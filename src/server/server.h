@@ -1,0 +1,66 @@
+/*
+ * server.h - `gpurent serve`: the control plane process, and the one struct of its state.
+ *
+ * struct server is the only global state of the process (Redis's lesson): the core (engine
+ * thread + store), the keys, the idempotency replies, the settings. Handlers reach it
+ * through req->srv.
+ */
+#ifndef GPURENT_SERVER_H
+#define GPURENT_SERVER_H
+
+#include "../common/compat.h"
+#include "../common/hmap.h"
+
+#include <pthread.h>
+
+#include "auth.h"
+#include "core.h"
+#include "http.h"
+
+struct store_reader; /* store.h */
+
+struct server {
+    struct core *core;
+    struct store_reader *reader; /* history for reports (usage, invoices): a read-only
+                                    connection of its own, never the engine thread's */
+    struct http_server *http;
+    struct keyring keys;    /* API keys (auth.h) */
+    struct idem_table idem; /* Idempotency-Key replies (auth.h) */
+    char currency[8];       /* "CNY" */
+    void *demo;             /* the --demo fleet's state, or NULL */
+    char version[16];
+    int64_t started_at;
+    struct api_records *api; /* the API layer's in-memory records (api/records.h) */
+};
+
+struct serve_options {
+    const char *listen;   /* "127.0.0.1:8080" */
+    const char *data_dir; /* "./gpurent-data" */
+    bool demo;
+    int log_level; /* 0 quiet .. 3 debug */
+    unsigned threads;
+    struct engine_config engine;
+};
+
+/*
+ * What `--demo` adds, provided from above the server (src/demo.c, beside main.c), so the
+ * server never depends on the agent or the client: start a simulated fleet and a demo
+ * tenant against the running server at url with an admin key; stop them.
+ */
+struct serve_hooks {
+    int (*demo_start)(const char *url, const char *admin_key, void **state, char *err, size_t cap);
+    void (*demo_stop)(void *state);
+};
+
+/* `gpurent serve ...`: parse options, open, serve until SIGINT/SIGTERM. Exit status. */
+int serve_main(int argc, char **argv, const struct serve_hooks *hooks);
+
+/*
+ * The API layer's own records (join tokens, workloads...), loaded at start-up from the
+ * store before serving (src/server/api/). 0 or an ERR_* code with err set.
+ */
+int api_load_records(struct server *s, struct store *st, char *err, size_t cap);
+/* Free what api_load_records made (NULL-safe, at shutdown). */
+void api_release_records(struct server *s);
+
+#endif

@@ -1,0 +1,226 @@
+"""API: prices, offers, quotes, coupons, and the economics (the brief's what-if figures)."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
+                     money, prorate)
+
+
+class CatalogueTest(ServerTestCase):
+
+    def prices(self):
+        r = self.admin.get("/v1/prices")
+        self.assertStatus(r, 200)
+        data = r.json["data"] if isinstance(r.json, dict) and "data" in r.json else r.json
+        return {p["gpu_model"]: p for p in data}
+
+    def offer(self, client, model):
+        r = client.get("/v1/offers?gpu_model=" + model)
+        self.assertStatus(r, 200)
+        data = r.json["data"] if isinstance(r.json, dict) and "data" in r.json else r.json
+        got = [o for o in data if o["gpu_model"] == model]
+        return got[0] if got else None
+
+    def test_prices(self):
+        model = unique("GPU")
+        r = set_price(self.server, model, "7.60", spot_floor="3.00",
+                      packages={"day": "150.00", "week": "900.00", "month": "3000.00"})
+        self.assertStatus(r, 200)
+        p = self.prices()[model]
+        self.assertEqual(p["on_demand_hourly"], "7.60")
+        self.assertEqual(p["spot_floor_hourly"], "3.00")
+        self.assertEqual(p["packages"], {"day": "150.00", "week": "900.00", "month": "3000.00"})
+        # any role reads them
+        _, tenant = make_tenant(self.server, credit=None)
+        r = tenant.get("/v1/prices")
+        self.assertStatus(r, 200)
+        # a new PUT replaces them
+        set_price(self.server, model, "15.10")
+        p = self.prices()[model]
+        self.assertEqual(p["on_demand_hourly"], "15.10")
+
+    def test_price_bad_input_changes_nothing(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60", spot_floor="3.00", packages={"day": "150.00"})
+        before = self.prices()
+        cases = [
+            ({"on_demand_hourly": 7.6}, "on_demand_hourly"),
+            ({"on_demand_hourly": "0"}, "on_demand_hourly"),
+            ({"on_demand_hourly": "-7.60"}, "on_demand_hourly"),
+            ({"on_demand_hourly": "7,60"}, "on_demand_hourly"),
+            ({}, "on_demand_hourly"),
+            ({"on_demand_hourly": "7.60", "spot_floor_hourly": 3}, "spot_floor_hourly"),
+            ({"on_demand_hourly": "7.60", "packages": {"day": 150}}, "day"),
+            ({"on_demand_hourly": "7.60", "packages": {"year": "1.00"}}, "year"),
+            ({"on_demand_hourly": "7.60", "packages": []}, "packages"),
+            ({"on_demand_hourly": "7.60", "discount": "1"}, "discount"),
+        ]
+        for body, field in cases:
+            r = self.admin.put("/v1/prices/" + model, body)
+            self.assertProblem(r, 400, field, msg="PUT prices %r" % body)
+        self.assertEqual(self.prices(), before)
+
+    def test_offers(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60", spot_floor="3.00", packages={"day": "150.00"})
+        FakeAgent(self.server, model, gpus=8, memory_mib=81920)
+        FakeAgent(self.server, model, gpus=4, memory_mib=81920)
+        _, tenant = make_tenant(self.server, credit=None)
+        for c in (tenant, self.admin):
+            o = self.offer(c, model)
+            self.assertIsNotNone(o, "no offer for %s" % model)
+            self.assertEqual(o["memory_mib"], 81920)
+            self.assertEqual(o["available_gpus"], 12)
+            self.assertEqual(o["max_gpus_per_host"], 8)
+            self.assertEqual(o["on_demand_hourly"], "7.60")
+            self.assertEqual(o["spot_floor_hourly"], "3.00")
+            self.assertEqual(o["packages"]["day"], "150.00")
+        # a filter by count leaves out models that cannot take it now
+        r = tenant.get("/v1/offers?gpu_model=%s&gpu_count=9" % model)
+        self.assertStatus(r, 200)
+        data = r.json["data"] if isinstance(r.json, dict) else r.json
+        self.assertEqual([o for o in data if o["gpu_model"] == model], [])
+
+    def test_quotes(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60", spot_floor="3.00",
+                  packages={"day": "150.00", "week": "900.00", "month": "3000.00"})
+        FakeAgent(self.server, model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+
+        def quote(**body):
+            b = {"gpu_model": model}
+            b.update(body)
+            return tenant.post("/v1/quotes", b)
+
+        r = quote(gpu_count=2, term="on_demand", duration_seconds=3600)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["hourly_price"], "7.60")
+        self.assertEqual(r.json["hourly_total"], "15.20")
+        self.assertEqual(r.json["total"], "15.20")
+        self.assertEqual(r.json["discount"], "0.00")
+        for secs in (1, 59, 86399, 3 * 86400 + 7):
+            r = quote(gpu_count=1, term="on_demand", duration_seconds=secs)
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json["total"], money(prorate(7600000, secs * 10**6)),
+                             "1 GPU for %d s" % secs)
+        r = quote(gpu_count=3, term="on_demand", duration_seconds=59)
+        self.assertEqual(r.json["total"], money(prorate(3 * 7600000, 59 * 10**6)))
+        r = quote(gpu_count=2, term="day")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["total"], "300.00")
+        r = quote(gpu_count=1, term="month")
+        self.assertEqual(r.json["total"], "3000.00")
+        r = quote(gpu_count=2, term="spot", max_hourly="4.00", duration_seconds=3600)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["hourly_price"], "4.00")
+        self.assertEqual(r.json["total"], "8.00")
+        # a quote changes nothing
+        self.assertEqual(self.admin.get("/v1/tenants/" + tid).json["balance"], "1000.00")
+        self.assertEqual(self.offer(tenant, model)["available_gpus"], 8)
+
+        bad = [
+            (dict(gpu_count=2, term="on_demand", duration_seconds="3600"), "duration_seconds"),
+            (dict(gpu_count=2, term="on_demand", duration_seconds=-1), "duration_seconds"),
+            (dict(gpu_count=0, term="on_demand", duration_seconds=60), "gpu_count"),
+            (dict(gpu_count=9, term="on_demand", duration_seconds=60), "gpu_count"),
+            (dict(gpu_count="2", term="on_demand", duration_seconds=60), "gpu_count"),
+            (dict(gpu_count=2, term="yearly", duration_seconds=60), "term"),
+            (dict(gpu_count=2, term="spot", max_hourly="2.99", duration_seconds=60),
+             "max_hourly"),
+            (dict(gpu_count=2, term="spot", max_hourly=4, duration_seconds=60), "max_hourly"),
+        ]
+        for body, field in bad:
+            self.assertProblem(quote(**body), 400, field, msg="quote %r" % body)
+        r = tenant.post("/v1/quotes", {"gpu_model": "NO-SUCH-GPU", "gpu_count": 1,
+                                       "term": "on_demand", "duration_seconds": 60})
+        self.assertProblem(r, 400, "gpu_model")
+
+    def test_coupon_percent_off_in_quote(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60")
+        FakeAgent(self.server, model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        code = unique("SAVE").replace("-", "").upper()
+        r = self.admin.post("/v1/coupons", {"code": code, "percent_off": 25})
+        self.assertStatus(r, 201)
+        self.assertRegex(r.json["id"], r"^cpn_")
+        r = tenant.post("/v1/quotes", {"gpu_model": model, "gpu_count": 2, "term": "on_demand",
+                                       "duration_seconds": 3600, "coupon": code})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["hourly_price"], "5.70")
+        self.assertEqual(r.json["hourly_total"], "11.40")
+        self.assertEqual(r.json["total"], "11.40")
+        self.assertEqual(r.json["discount"], "3.80")
+        r = tenant.post("/v1/quotes", {"gpu_model": model, "gpu_count": 2, "term": "on_demand",
+                                       "duration_seconds": 3600, "coupon": "NOSUCHCOUPON"})
+        self.assertProblem(r, 400, "coupon")
+        r = self.admin.post("/v1/coupons", {"code": code, "percent_off": 10})
+        self.assertProblem(r, 409, msg="a second coupon with the same code")
+
+    def test_what_if_brief(self):
+        r = self.admin.post("/v1/economics/what-if", {
+            "card_price": "100000", "hourly_price": "7.6", "utilization": 1,
+            "depreciation_years": 5, "opex_hourly": "1.80"})
+        self.assertStatus(r, 200)
+        w = r.json
+        for k in ("revenue_yearly", "depreciation_yearly", "opex_yearly", "gross_profit_yearly",
+                  "gross_margin", "payback_years_revenue", "payback_years_cash",
+                  "breakeven_utilization"):
+            self.assertIn(k, w)
+        self.assertEqual(round(w["payback_years_revenue"], 2), 1.50)
+        self.assertEqual(round(w["payback_years_cash"], 2), 1.97)
+        self.assertEqual(round(w["gross_margin"], 3), 0.463)
+        # money figures are decimal strings: 7.6 x 8760 = 66576, 100000 / 5, 1.80 x 8760
+        self.assertEqual(w["revenue_yearly"], "66576.00")
+        self.assertEqual(w["depreciation_yearly"], "20000.00")
+        self.assertEqual(w["opex_yearly"], "15768.00")
+        self.assertEqual(w["gross_profit_yearly"], "30808.00")
+        # breakeven: utilization where revenue covers depreciation + opex
+        self.assertAlmostEqual(w["breakeven_utilization"], (20000 + 15768) / 66576, places=3)
+
+    def test_what_if_power_and_hosting(self):
+        # opex = power 400 W / 1000 x PUE 1.5 x 1.00/kWh = 0.60/h, + hosting 730/730 = 1.00/h
+        r = self.admin.post("/v1/economics/what-if", {
+            "card_price": "100000", "hourly_price": "7.6", "utilization": 0.5,
+            "depreciation_years": 5, "power_watts": 400, "pue": 1.5,
+            "electricity_kwh_price": "1.00", "hosting_monthly": "730.00"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["revenue_yearly"], "33288.00")
+        self.assertEqual(r.json["opex_yearly"], "14016.00")
+
+    def test_what_if_bad_input(self):
+        good = {"card_price": "100000", "hourly_price": "7.6", "utilization": 1,
+                "depreciation_years": 5}
+        cases = [
+            ("card_price", 100000), ("hourly_price", 7.6), ("utilization", "1"),
+            ("utilization", 1.5), ("utilization", -0.1), ("depreciation_years", 0),
+            ("depreciation_years", "5"), ("opex_hourly", 1.8), ("pue", "1.3"),
+        ]
+        for field, value in cases:
+            body = dict(good)
+            body[field] = value
+            r = self.admin.post("/v1/economics/what-if", body)
+            self.assertProblem(r, 400, field, msg="what-if %s=%r" % (field, value))
+        body = dict(good)
+        del body["card_price"]
+        self.assertProblem(self.admin.post("/v1/economics/what-if", body), 400, "card_price")
+
+    def test_economics_report(self):
+        r = self.admin.get("/v1/economics")
+        self.assertStatus(r, 200)
+        text = r.text
+        for k in ("gpu_hours_available", "gpu_hours_rented", "utilization", "list_revenue",
+                  "discounts", "revenue", "realized_hourly", "depreciation", "power_cost",
+                  "hosting_cost", "gross_margin", "payback_years"):
+            self.assertIn('"%s"' % k, text)
+        r = self.admin.get("/v1/economics?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z")
+        self.assertStatus(r, 200)
+        self.assertProblem(self.admin.get("/v1/economics?from=yesterday"), 400, "from")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,178 @@
+"""API: the platform routes, authentication and roles, and the request limits every route
+shares (content type, malformed and oversized bodies, nesting depth, problem+json errors)."""
+
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ServerTestCase, FakeAgent, make_tenant, parse_time,  # noqa: E402
+                     raw_request, unique)
+
+MIB = 1024 * 1024
+
+
+class PlatformTest(ServerTestCase):
+
+    def tenant_names(self):
+        return sorted(t["name"] for t in self.admin.list_all("/v1/tenants"))
+
+    def test_healthz(self):
+        r = self.server.anon.get("/healthz")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json, {"status": "ok"})
+
+    def test_platform(self):
+        tid, tenant = make_tenant(self.server, credit=None)
+        for c in (self.admin, tenant):
+            r = c.get("/v1/platform")
+            self.assertStatus(r, 200)
+            self.assertTrue(r.content_type.startswith("application/json"), r.content_type)
+            self.assertEqual(r.json["currency"], "CNY")
+            self.assertIsInstance(r.json["version"], str)
+            parse_time(r.json["time"])
+        self.assertProblem(self.server.anon.get("/v1/platform"), 401)
+
+    def test_metrics(self):
+        r = self.server.anon.get("/metrics")
+        self.assertStatus(r, 200)
+        self.assertTrue(r.content_type.startswith("text/plain"), r.content_type)
+        self.assertRegex(r.text, r"(?m)^# (TYPE|HELP) ")
+
+    def test_unknown_route(self):
+        self.assertProblem(self.admin.get("/v1/nothing-here"), 404)
+        self.assertProblem(self.admin.get("/v1/tenants/tnt_0000000000000/nothing"), 404)
+
+    def test_missing_and_bad_keys(self):
+        before = self.tenant_names()
+        anon = self.server.anon
+        self.assertProblem(anon.get("/v1/tenants"), 401)
+        self.assertProblem(anon.post("/v1/tenants", {"name": unique()}), 401)
+        key = self.server.admin_key
+        bad_checksum = key[:-1] + ("A" if key[-1] != "A" else "B")
+        for k in ("", "gpr_", "gpr_short", "nope_" + key[4:], bad_checksum, key + "x"):
+            r = self.server.client(k).post("/v1/tenants", {"name": unique()})
+            self.assertProblem(r, 401, msg="key %r" % k)
+        r = self.server.anon.post("/v1/tenants", {"name": unique()},
+                                  headers={"Authorization": "Basic " + key})
+        self.assertProblem(r, 401, msg="Basic scheme")
+        self.assertEqual(self.tenant_names(), before)
+
+    def test_revoked_key(self):
+        tid, tenant = make_tenant(self.server, credit=None)
+        r = tenant.post("/v1/keys", {})
+        self.assertStatus(r, 201)
+        key2 = self.server.client(r.json.get("key") or r.json.get("api_key"))
+        self.assertStatus(key2.get("/v1/balance"), 200)
+        r = tenant.delete("/v1/keys/" + r.json["id"])
+        self.assertStatus(r, (200, 204))
+        self.assertProblem(key2.get("/v1/balance"), 401)
+        self.assertStatus(tenant.get("/v1/balance"), 200)
+
+    def test_wrong_role(self):
+        tid, tenant = make_tenant(self.server, credit=None)
+        model = unique("GPU")
+        agent = FakeAgent(self.server, model, gpus=1)
+        before = self.tenant_names()
+        cases = [
+            ("POST", "/v1/tenants", {"name": unique()}),
+            ("GET", "/v1/tenants", None),
+            ("GET", "/v1/tenants/" + tid, None),
+            ("POST", "/v1/tenants/%s/credits" % tid, {"amount": "5.00", "reference": "x"}),
+            ("PUT", "/v1/prices/" + model, {"on_demand_hourly": "1.00"}),
+            ("POST", "/v1/join-tokens", {}),
+            ("GET", "/v1/hosts", None),
+            ("GET", "/v1/hosts/" + agent.host_id, None),
+            ("POST", "/v1/hosts/%s/drain" % agent.host_id, {}),
+            ("GET", "/v1/economics", None),
+            ("POST", "/v1/economics/what-if", {"card_price": "1.00"}),
+            ("POST", "/v1/agent/heartbeat", {"telemetry": [], "rentals": []}),
+        ]
+        for method, path, body in cases:
+            r = tenant.req(method, path, body)
+            self.assertProblem(r, 403, msg="tenant key on %s %s" % (method, path))
+        for method, path, body in cases[:-1] + [("POST", "/v1/rentals",
+                                                 {"gpu_model": model, "gpu_count": 1,
+                                                  "term": "on_demand"})]:
+            r = agent.client.req(method, path, body)
+            self.assertProblem(r, 403, msg="agent key on %s %s" % (method, path))
+        # nothing changed
+        self.assertEqual(self.tenant_names(), before)
+        r = self.admin.get("/v1/hosts/" + agent.host_id)
+        self.assertEqual(r.json["state"], "ready")
+        r = self.admin.get("/v1/tenants/" + tid)
+        self.assertEqual(r.json["balance"], "0.00")
+
+    def test_not_json_content_type(self):
+        before = self.tenant_names()
+        body = ('{"name":"%s"}' % unique()).encode()
+        for ct in ("text/plain", "application/x-www-form-urlencoded", None):
+            r = self.admin.req("POST", "/v1/tenants", raw=body, content_type=ct)
+            self.assertProblem(r, 415, msg="content type %r" % ct)
+        r = self.admin.req("POST", "/v1/tenants", raw=body,
+                           content_type="application/json; charset=utf-8")
+        self.assertStatus(r, 201, "application/json with a charset")
+        after = self.tenant_names()
+        self.assertEqual(len(after), len(before) + 1)
+
+    def test_malformed_json(self):
+        before = self.tenant_names()
+        for raw in (b"{", b'{"name": }', b"not json", b'{"name":"a",}', b"", b"[1,2]",
+                    b'"just a string"', b'{"name":"a"} trailing', b"\xff\xfe"):
+            r = self.admin.req("POST", "/v1/tenants", raw=raw)
+            self.assertProblem(r, 400, msg="body %r" % raw)
+        self.assertEqual(self.tenant_names(), before)
+
+    def test_body_too_large(self):
+        before = self.tenant_names()
+        big = b'{"name":"' + b"a" * (MIB + 16) + b'"}'
+        req = (b"POST /v1/tenants HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Authorization: Bearer " + self.server.admin_key.encode() + b"\r\n"
+               b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+               b"Connection: close\r\n\r\n" % len(big)) + big
+        status, _ = raw_request(self.server.port, req)
+        self.assertEqual(status, 413)
+        # chunked, no Content-Length: the limit still holds
+        chunk = b"%x\r\n%s\r\n" % (len(big), big)
+        req = (b"POST /v1/tenants HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Authorization: Bearer " + self.server.admin_key.encode() + b"\r\n"
+               b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+               b"Connection: close\r\n\r\n" + chunk + b"0\r\n\r\n")
+        status, _ = raw_request(self.server.port, req)
+        self.assertEqual(status, 413, "chunked body over 1 MiB")
+        self.assertEqual(self.tenant_names(), before)
+        self.assertStatus(self.server.anon.get("/healthz"), 200)
+
+    def test_body_just_under_limit_is_read(self):
+        # a valid JSON body close to 1 MiB is read (and refused for its content, not its size)
+        body = b'{"name":"' + b"a" * (MIB - 64) + b'"}'
+        r = self.admin.req("POST", "/v1/tenants", raw=body)
+        self.assertProblem(r, 400, "name", msg="a 1 MiB name")
+
+    def test_deep_nesting(self):
+        before = self.tenant_names()
+        for depth in (33, 100, 100000):
+            raw = b'{"name":"x","a":' + b"[" * depth + b"]" * depth + b"}"
+            r = self.admin.req("POST", "/v1/tenants", raw=raw)
+            self.assertProblem(r, 400, msg="depth %d" % depth)
+        self.assertEqual(self.tenant_names(), before)
+        self.assertStatus(self.server.anon.get("/healthz"), 200)
+
+    def test_problem_shape(self):
+        r = self.server.anon.get("/v1/tenants")
+        self.assertProblem(r, 401)
+        self.assertIsInstance(r.json["title"], str)
+        self.assertTrue(r.json["title"])
+        self.assertIsInstance(r.json["detail"], str)
+
+    def test_ids_have_prefixes(self):
+        tid, _ = make_tenant(self.server, credit=None)
+        self.assertRegex(tid, r"^tnt_[0-9a-z]+$")
+        agent = FakeAgent(self.server, unique("GPU"), gpus=1)
+        self.assertRegex(agent.host_id, r"^hst_[0-9a-z]+$")
+        self.assertTrue(re.match(r"^gpr_", agent.key))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,654 @@
+"""API: rentals of every term through their lifecycle, driven by a fake agent the test
+heartbeats by hand, with exact bills; capacity, funds, isolation between tenants,
+idempotency, and bad input that must change nothing."""
+
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
+                     micros, money, prorate, parse_time)
+
+RENTAL_FIELDS = {"id", "tenant_id", "state", "end_reason", "exit_code", "gpu_model", "gpu_count",
+                 "term", "hourly_price", "host_id", "gpus", "created_at", "started_at",
+                 "ends_at", "ended_at", "cost"}
+DAY_US = 86400 * 10**6
+TERM_US = {"day": DAY_US, "week": 7 * DAY_US, "month": 30 * DAY_US}
+PACKAGES = {"day": "150.00", "week": "900.00", "month": "3000.00"}
+
+
+class RentalsTest(ServerTestCase):
+
+    def setUp(self):
+        self.model = unique("GPU")
+        set_price(self.server, self.model, "7.60", spot_floor="3.00", packages=PACKAGES)
+
+    # ---- helpers ----
+
+    def rental(self, client, rid):
+        r = client.get("/v1/rentals/" + rid)
+        self.assertStatus(r, 200)
+        return r.json
+
+    def balance(self, tid):
+        r = self.admin.get("/v1/tenants/" + tid)
+        self.assertStatus(r, 200)
+        return r.json["balance"]
+
+    def create(self, client, status=201, **body):
+        b = {"gpu_model": self.model, "gpu_count": 1, "term": "on_demand"}
+        b.update(body)
+        r = client.post("/v1/rentals", b)
+        self.assertStatus(r, status, "POST /v1/rentals %r" % b)
+        return r.json
+
+    def available(self, client=None):
+        r = (client or self.admin).get("/v1/offers?gpu_model=" + self.model)
+        self.assertStatus(r, 200)
+        data = r.json["data"] if isinstance(r.json, dict) else r.json
+        got = [o for o in data if o["gpu_model"] == self.model]
+        return got[0]["available_gpus"] if got else 0
+
+    def state(self, client):
+        """What a bad request must not change: the tenant's rentals, balance, free GPUs."""
+        rentals = sorted((x["id"], x["state"]) for x in client.list_all("/v1/rentals"))
+        return rentals, client.get("/v1/balance").json["balance"], self.available()
+
+    def last_heartbeat_us(self, agent):
+        r = self.admin.get("/v1/hosts/" + agent.host_id)
+        self.assertStatus(r, 200)
+        return parse_time(r.json["last_heartbeat_at"])
+
+    def assertBilled(self, cost, rate_us, run_hb, last_hb, agent_hb_server=None, started=None):
+        """cost == floor(rate * billed / 3.6e9) for billed = the span between the heartbeat
+        that reported running and the last heartbeat, as measured by the server. When the
+        server's times have microseconds, exactly; else within the client-side bounds."""
+        lo = max(0, last_hb[0] - run_hb[1])
+        hi = last_hb[1] - run_hb[0]
+        if started and agent_hb_server and started[1] >= 6 and agent_hb_server[1] >= 6:
+            billed = agent_hb_server[0] - started[0]
+            self.assertEqual(cost, money(prorate(rate_us, billed)),
+                             "cost of %d µs at %s/h" % (billed, money(rate_us)))
+            self.assertTrue(lo - 2000 <= billed <= hi + 2000,
+                            "server billed %d µs; the client saw %d..%d" % (billed, lo, hi))
+        else:
+            c = micros(cost)
+            self.assertTrue(prorate(rate_us, lo) <= c <= prorate(rate_us, hi),
+                            "cost %s not in [%s, %s] for %d..%d µs at %s/h" %
+                            (cost, money(prorate(rate_us, lo)), money(prorate(rate_us, hi)),
+                             lo, hi, money(rate_us)))
+
+    def run_and_stop(self, agent, tenant, rid, rate_us, seconds=1.0):
+        """Report rid running, heartbeat after `seconds`, wait past the heartbeat, stop.
+        Checks the bill against the heartbeat times; returns the ended rental."""
+        run_hb = agent.run(rid)
+        r = self.rental(tenant, rid)
+        self.assertEqual(r["state"], "running")
+        started = parse_time(r["started_at"])
+        time.sleep(seconds)
+        _, h0, h1 = agent.heartbeat()
+        hb_server = self.last_heartbeat_us(agent)
+        time.sleep(0.3)  # not confirmed by a heartbeat: never billed
+        s = tenant.post("/v1/rentals/%s/stop" % rid, {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["state"], "ended")
+        self.assertEqual(s.json["end_reason"], "stopped")
+        ended = self.rental(tenant, rid)
+        self.assertEqual(ended["cost"], s.json["cost"])
+        if "billed_seconds" in ended:  # cost agrees with the whole seconds billed
+            b = ended["billed_seconds"] * 10**6
+            self.assertTrue(prorate(rate_us, b) <= micros(ended["cost"]) <=
+                            prorate(rate_us, b + 10**6),
+                            "cost %s for billed_seconds %d" % (ended["cost"],
+                                                               ended["billed_seconds"]))
+        self.assertBilled(ended["cost"], rate_us, run_hb, (h0, h1), hb_server, started)
+        return ended
+
+    # ---- lifecycles ----
+
+    def test_on_demand_lifecycle(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        r = self.create(tenant, gpu_count=2)
+        self.assertTrue(RENTAL_FIELDS <= set(r), "missing: %s" % (RENTAL_FIELDS - set(r)))
+        rid = r["id"]
+        self.assertRegex(rid, r"^rnt_")
+        self.assertEqual(r["tenant_id"], tid)
+        self.assertEqual(r["state"], "starting")
+        self.assertEqual(r["term"], "on_demand")
+        self.assertEqual(r["gpu_model"], self.model)
+        self.assertEqual(r["gpu_count"], 2)
+        self.assertEqual(r["hourly_price"], "7.60")
+        self.assertEqual(r["cost"], "0.00")
+        self.assertEqual(r["host_id"], agent.host_id)
+        self.assertEqual(len(r["gpus"]), 2)
+        self.assertTrue(set(r["gpus"]) <= set(agent.uuids))
+        self.assertIsNone(r["started_at"])
+        self.assertIsNone(r["ended_at"])
+        self.assertIsNone(r["end_reason"])
+        parse_time(r["created_at"])
+        self.assertEqual(self.available(), 6)
+
+        # the host shows the GPUs allocated to it
+        h = self.admin.get("/v1/hosts/" + agent.host_id).json
+        held = {g["uuid"] for g in h["gpus"] if g["rental_id"] == rid}
+        self.assertEqual(held, set(r["gpus"]))
+        self.assertTrue(all(g["state"] == "allocated" for g in h["gpus"] if g["rental_id"] == rid))
+
+        # starting is not billed; the agent is told to run it, with its GPUs
+        agent.heartbeat()
+        self.assertIn(rid, agent.assigned)
+        idx = sorted(g["index"] for g in h["gpus"] if g["rental_id"] == rid)
+        self.assertEqual(sorted(agent.assigned[rid]["gpu_indices"]), idx)
+        time.sleep(0.3)
+        self.assertEqual(self.rental(tenant, rid)["cost"], "0.00")
+        self.assertEqual(self.balance(tid), "1000.00")
+
+        ended = self.run_and_stop(agent, tenant, rid, 2 * 7600000, seconds=1.2)
+        self.assertGreater(micros(ended["cost"]), 0)
+        self.assertEqual(self.balance(tid), money(1000 * 10**6 - micros(ended["cost"])))
+        parse_time(ended["ended_at"])
+        self.assertEqual(self.available(), 8)
+
+        # stop again: idempotent, nothing more billed
+        time.sleep(0.2)
+        agent.heartbeat()
+        s = tenant.post("/v1/rentals/%s/stop" % rid, {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["state"], "ended")
+        self.assertEqual(s.json["cost"], ended["cost"])
+        self.assertEqual(self.balance(tid), money(1000 * 10**6 - micros(ended["cost"])))
+        # the agent is told to stop it (or at least no longer to run it)
+        reply, _, _ = agent.heartbeat()
+        self.assertNotIn(rid, [x["rental_id"] for x in reply.get("run") or []])
+
+        # listed, and filtered by state
+        ids = [x["id"] for x in tenant.list_all("/v1/rentals")]
+        self.assertEqual(ids.count(rid), 1)
+        self.assertIn(rid, [x["id"] for x in tenant.list_all("/v1/rentals?state=ended")])
+        self.assertNotIn(rid, [x["id"] for x in tenant.list_all("/v1/rentals?state=running")])
+        self.assertProblem(tenant.get("/v1/rentals?state=sleeping"), 400, "state")
+        # balance view agrees; nothing burning
+        b = tenant.get("/v1/balance").json
+        self.assertEqual(b["balance"], self.balance(tid))
+        self.assertEqual(b["hourly_burn"], "0.00")
+
+    def test_running_shows_hourly_burn(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=3)["id"]
+        agent.run(rid)
+        b = tenant.get("/v1/balance").json
+        self.assertEqual(b["hourly_burn"], "22.80")
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid, {}), 200)
+
+    def test_starting_never_billed(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=4)["id"]
+        agent.heartbeat()
+        time.sleep(0.8)
+        agent.heartbeat()
+        s = tenant.post("/v1/rentals/%s/stop" % rid, {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["cost"], "0.00")
+        self.assertIsNone(s.json["started_at"])
+        self.assertEqual(self.balance(tid), "1000.00")
+
+    def test_spot_lifecycle(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        r = self.create(tenant, gpu_count=2, term="spot", max_hourly="4.25")
+        self.assertEqual(r["state"], "starting")
+        self.assertEqual(r["hourly_price"], "4.25")
+        self.assertEqual(r["term"], "spot")
+        ended = self.run_and_stop(agent, tenant, r["id"], 2 * 4250000)
+        self.assertEqual(self.balance(tid), money(1000 * 10**6 - micros(ended["cost"])))
+
+    def test_spot_bid_below_floor(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        before = self.state(tenant)
+        for bid in ("2.99", "0.000001", "0"):
+            r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                            "term": "spot", "max_hourly": bid})
+            self.assertProblem(r, 400, "max_hourly", msg="bid %s" % bid)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1, "term": "spot"})
+        self.assertProblem(r, 400, "max_hourly", msg="spot without a bid")
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "on_demand", "max_hourly": "9.00"})
+        self.assertProblem(r, 400, "max_hourly", msg="a bid on on_demand")
+        self.assertEqual(self.state(tenant), before)
+
+    def _package(self, term, gpus):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server, credit="10000.00")
+        price = micros(PACKAGES[term]) * gpus
+        r = self.create(tenant, gpu_count=gpus, term=term)
+        self.assertEqual(r["state"], "starting")
+        self.assertEqual(r["term"], term)
+        # prepaid at creation
+        self.assertEqual(self.balance(tid), money(10000 * 10**6 - price))
+        self.assertEqual(r["cost"], money(price))
+        run_hb = agent.run(r["id"])
+        got = self.rental(tenant, r["id"])
+        self.assertEqual(got["state"], "running")
+        started = parse_time(got["started_at"])
+        self.assertEqual(parse_time(got["ends_at"])[0], started[0] + TERM_US[term])
+        time.sleep(1.0)
+        _, h0, h1 = agent.heartbeat()
+        hb_server = self.last_heartbeat_us(agent)
+        s = tenant.post("/v1/rentals/%s/stop" % r["id"], {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["end_reason"], "stopped")
+        # stopped early: the unearned part comes back; what it cost is the earned share
+        cost = micros(s.json["cost"])
+        if started[1] >= 6 and hb_server[1] >= 6:
+            billed = hb_server[0] - started[0]
+            self.assertEqual(cost, price * billed // TERM_US[term])
+        else:
+            lo, hi = h0 - run_hb[1], h1 - run_hb[0]
+            self.assertTrue(price * lo // TERM_US[term] <= cost <= price * hi // TERM_US[term],
+                            "package cost %s" % s.json["cost"])
+        self.assertEqual(self.balance(tid), money(10000 * 10**6 - cost))
+
+    def test_package_day(self):
+        self._package("day", 2)
+
+    def test_package_week(self):
+        self._package("week", 1)
+
+    def test_package_month(self):
+        self._package("month", 1)
+
+    def test_package_never_ran_is_refunded(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        r = self.create(tenant, gpu_count=2, term="day")
+        self.assertEqual(self.balance(tid), "700.00")
+        s = tenant.post("/v1/rentals/%s/stop" % r["id"], {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["cost"], "0.00")
+        self.assertEqual(self.balance(tid), "1000.00")
+
+    def test_package_needs_its_price(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)  # 1000.00 < 3000.00
+        before = self.state(tenant)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "month"})
+        self.assertProblem(r, 402)
+        self.assertEqual(self.state(tenant), before)
+
+    def test_workload_exit(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        r = self.create(tenant, gpu_count=1,
+                        workload={"command": ["python3", "train.py"], "env": {"A": "1"}})
+        rid = r["id"]
+        agent.heartbeat()
+        self.assertEqual(agent.assigned[rid]["workload"]["command"], ["python3", "train.py"])
+        run_hb = agent.run(rid)
+        time.sleep(0.5)
+        _, h0, h1 = agent.exit(rid, 3)
+        got = self.rental(tenant, rid)
+        self.assertEqual(got["state"], "ended")
+        self.assertEqual(got["end_reason"], "exited")
+        self.assertEqual(got["exit_code"], 3)
+        self.assertBilled(got["cost"], 7600000, run_hb, (h0, h1))
+        time.sleep(0.3)
+        agent.heartbeat()
+        self.assertEqual(self.rental(tenant, rid)["cost"], got["cost"])
+        self.assertEqual(self.balance(tid), money(1000 * 10**6 - micros(got["cost"])))
+
+    # ---- capacity and funds ----
+
+    def test_no_capacity_409_and_queue_202(self):
+        FakeAgent(self.server, self.model, gpus=2)
+        tid, tenant = make_tenant(self.server)
+        first = self.create(tenant, gpu_count=2)
+        before = self.state(tenant)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "on_demand"})
+        self.assertProblem(r, 409)
+        self.assertEqual(self.state(tenant), before)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "on_demand", "queue": True})
+        self.assertStatus(r, 202)
+        self.assertEqual(r.json["state"], "pending")
+        self.assertIsNone(r.json["host_id"])
+        self.assertEqual(r.json["gpus"], [])
+        queued = r.json["id"]
+        self.assertEqual(self.rental(tenant, queued)["state"], "pending")
+        # releasing the GPUs places the queued rental at once
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % first["id"], {}), 200)
+        got = self.rental(tenant, queued)
+        self.assertEqual(got["state"], "starting")
+        self.assertEqual(len(got["gpus"]), 1)
+        # a pending rental can be stopped too, and is never billed
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 2,
+                                        "term": "on_demand", "queue": True})
+        self.assertStatus(r, 202)
+        s = tenant.post("/v1/rentals/%s/stop" % r.json["id"], {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["state"], "ended")
+        self.assertEqual(s.json["cost"], "0.00")
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % queued, {}), 200)
+        self.assertEqual(self.balance(tid), "1000.00")
+
+    def test_insufficient_balance_402(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server, credit="10.00")
+        before = self.state(tenant)
+        # 2 x 7.60 for the one-hour minimum is 15.20 > 10.00
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 2,
+                                        "term": "on_demand"})
+        self.assertProblem(r, 402)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 2,
+                                        "term": "on_demand", "queue": True})
+        self.assertProblem(r, 402, msg="queued or not, funds come first")
+        self.assertEqual(self.state(tenant), before)
+        self.assertEqual(self.balance(tid), "10.00")
+        # 7.60 fits
+        self.create(tenant, gpu_count=1)
+        # a credit limit counts as balance
+        tid2, tenant2 = make_tenant(self.server, credit="10.00")
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid2, {"credit_limit": "5.20"}), 200)
+        self.create(tenant2, gpu_count=2)
+
+    def test_gpu_count_limits(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        FakeAgent(self.server, self.model, gpus=4)
+        tid, tenant = make_tenant(self.server)
+        before = self.state(tenant)
+        for n in (0, 9, 1000, -1):
+            r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": n,
+                                            "term": "on_demand"})
+            self.assertProblem(r, 400, "gpu_count", msg="gpu_count %d" % n)
+        self.assertEqual(self.state(tenant), before)
+        self.create(tenant, gpu_count=8)
+
+    def test_bad_input_changes_nothing(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        before = self.state(tenant)
+        m = self.model
+        base = {"gpu_model": m, "gpu_count": 1, "term": "on_demand"}
+
+        def w(**kw):
+            b = dict(base)
+            b.update(kw)
+            return b
+
+        cases = [
+            ({"gpu_count": 1, "term": "on_demand"}, "gpu_model"),
+            (w(gpu_model="NO-SUCH-GPU"), "gpu_model"),
+            (w(gpu_model=7), "gpu_model"),
+            (w(gpu_count="1"), "gpu_count"),
+            (w(gpu_count=1.5), "gpu_count"),
+            (w(gpu_count=True), "gpu_count"),
+            (w(gpu_count=None), "gpu_count"),
+            (w(term="hourly"), "term"),
+            (w(term=1), "term"),
+            ({"gpu_model": m, "gpu_count": 1}, "term"),
+            (w(queue="yes"), "queue"),
+            (w(max_cost=10), "max_cost"),
+            (w(max_cost=10.5), "max_cost"),
+            (w(max_cost="-1.00"), "max_cost"),
+            (w(max_cost="1.2.3"), "max_cost"),
+            (w(max_cost="1.0000001"), "max_cost"),
+            (w(max_duration_seconds="60"), "max_duration_seconds"),
+            (w(max_duration_seconds=-5), "max_duration_seconds"),
+            (w(max_duration_seconds=1.5), "max_duration_seconds"),
+            (w(auto_renew=True), "auto_renew"),
+            (w(term="spot", max_hourly=4.0), "max_hourly"),
+            (w(term="spot", max_hourly="-4.00"), "max_hourly"),
+            (w(term="spot", max_hourly="four"), "max_hourly"),
+            (w(coupon=5), "coupon"),
+            (w(coupon="NO-SUCH-COUPON"), "coupon"),
+            (w(workload={"command": "python3 train.py"}), "command"),
+            (w(workload={"command": ["x"], "restart": "sometimes"}), "restart"),
+            (w(workload={"command": ["x"], "env": {"A": 1}}), "env"),
+            (w(workload="x"), "workload"),
+            (w(idle_stop={"below_util_pct": "5", "minutes": 10}), "below_util_pct"),
+            (w(colour="red"), "colour"),
+            (w(gpu_count=1, gpu_counts=2), "gpu_counts"),
+            (w(workload={"command": ["x"], "unknown": 1}), "unknown"),
+        ]
+        for body, field in cases:
+            r = tenant.post("/v1/rentals", body)
+            self.assertProblem(r, 400, field, msg="POST /v1/rentals %r" % body)
+        r = tenant.req("POST", "/v1/rentals", raw=b'{"gpu_model": "' + m.encode() + b'", ')
+        self.assertProblem(r, 400, msg="malformed JSON")
+        r = tenant.req("POST", "/v1/rentals", raw=b"gpu_model=x", content_type="text/plain")
+        self.assertProblem(r, 415)
+        self.assertEqual(self.state(tenant), before)
+
+    # ---- isolation, idempotency ----
+
+    def test_other_tenant_gets_404(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid_a, a = make_tenant(self.server)
+        tid_b, b = make_tenant(self.server)
+        rid = self.create(a, gpu_count=1)["id"]
+        agent.run(rid)
+        self.assertProblem(b.get("/v1/rentals/" + rid), 404)
+        self.assertProblem(b.post("/v1/rentals/%s/stop" % rid, {}), 404)
+        self.assertNotIn(rid, [x["id"] for x in b.list_all("/v1/rentals")])
+        # unknown and malformed ids look the same
+        self.assertProblem(b.get("/v1/rentals/rnt_0000000000000"), 404)
+        self.assertProblem(b.get("/v1/rentals/nonsense"), 404)
+        self.assertProblem(b.post("/v1/rentals/rnt_0000000000000/stop", {}), 404)
+        # A's rental still runs
+        self.assertEqual(self.rental(a, rid)["state"], "running")
+        # the operator sees all
+        self.assertEqual(self.rental(self.admin, rid)["tenant_id"], tid_a)
+        self.assertIn(rid, [x["id"] for x in self.admin.list_all("/v1/rentals")])
+        self.assertStatus(a.post("/v1/rentals/%s/stop" % rid, {}), 200)
+
+    def test_admin_stop(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        agent.run(rid)
+        s = self.admin.post("/v1/rentals/%s/stop" % rid, {})
+        self.assertStatus(s, 200)
+        self.assertEqual(s.json["state"], "ended")
+        self.assertIn(s.json["end_reason"], ("stopped", "admin"))
+
+    def test_idempotent_create(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        key = {"Idempotency-Key": unique("create")}
+        body = {"gpu_model": self.model, "gpu_count": 2, "term": "on_demand"}
+        first = tenant.post("/v1/rentals", body, headers=key)
+        self.assertStatus(first, 201)
+        again = tenant.post("/v1/rentals", body, headers=key)
+        self.assertEqual(again.status, 201)
+        self.assertEqual(again.json, first.json)
+        self.assertEqual([x["id"] for x in tenant.list_all("/v1/rentals")], [first.json["id"]])
+        self.assertEqual(self.available(), 6)
+        r = tenant.post("/v1/rentals", dict(body, gpu_count=3), headers=key)
+        self.assertProblem(r, 422)
+        self.assertEqual([x["id"] for x in tenant.list_all("/v1/rentals")], [first.json["id"]])
+        self.assertEqual(self.available(), 6)
+        # an error reply is replayed too: the key is spent on it
+        key2 = {"Idempotency-Key": unique("create")}
+        bad = {"gpu_model": self.model, "gpu_count": 99, "term": "on_demand"}
+        r1 = tenant.post("/v1/rentals", bad, headers=key2)
+        self.assertProblem(r1, 400, "gpu_count")
+        # a different tenant with the same key is independent
+        _, other = make_tenant(self.server)
+        r = other.post("/v1/rentals", body, headers=key)
+        self.assertStatus(r, 201)
+        self.assertNotEqual(r.json["id"], first.json["id"])
+
+    def test_list_pagination(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        ids = [self.create(tenant, gpu_count=1)["id"] for _ in range(5)]
+        pages = [x["id"] for x in tenant.list_all("/v1/rentals", limit=2)]
+        self.assertEqual(sorted(pages), sorted(ids))
+        r = tenant.get("/v1/rentals?limit=2")
+        self.assertEqual(len(r.json["data"]), 2)
+        self.assertIsNotNone(r.json["next_cursor"])
+
+
+    # ---- coupons, preemption, usage ----
+
+    def test_coupon_rental_billed_at_discount(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        code = unique("PCT").replace("-", "")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "percent_off": 25,
+                                                          "gpu_model": self.model}), 201)
+        r = self.create(tenant, gpu_count=2, coupon=code)
+        self.assertEqual(r["hourly_price"], "5.70")
+        ended = self.run_and_stop(agent, tenant, r["id"], 2 * 5700000, seconds=0.8)
+        self.assertEqual(self.balance(tid), money(1000 * 10**6 - micros(ended["cost"])))
+        if "discount" in ended:  # list 7.60 less 5.70: the discount is a third of the cost
+            self.assertAlmostEqual(micros(ended["discount"]), micros(ended["cost"]) / 3,
+                                   delta=2)
+
+    def test_coupon_limits(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        code = unique("ONCE").replace("-", "")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "percent_off": 10,
+                                                          "max_redemptions": 1}), 201)
+        self.create(tenant, gpu_count=1, coupon=code)
+        before = self.state(tenant)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "on_demand", "coupon": code})
+        self.assertIn(r.status, (400, 409), "a used-up coupon: %r" % r)
+        self.assertEqual(self.state(tenant), before)
+        other = unique("GPU")
+        set_price(self.server, other, "1.00")
+        code2 = unique("MDL").replace("-", "")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code2, "percent_off": 10,
+                                                          "gpu_model": other}), 201)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "on_demand", "coupon": code2})
+        self.assertProblem(r, 400, "coupon", msg="a coupon for another model")
+        self.assertEqual(self.state(tenant), before)
+
+    def test_on_demand_preempts_spot(self):
+        agent = FakeAgent(self.server, self.model, gpus=2)
+        _, a = make_tenant(self.server)
+        _, b = make_tenant(self.server)
+        spot = self.create(a, gpu_count=2, term="spot", max_hourly="4.00")["id"]
+        agent.run(spot)
+        # spot never preempts spot: no room is 409
+        r = b.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1, "term": "spot",
+                                   "max_hourly": "9.00"})
+        self.assertProblem(r, 409)
+        # on_demand does: it waits pending (not queued by request) while the spot gets notice
+        r = b.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                   "term": "on_demand"})
+        self.assertStatus(r, 202)
+        self.assertEqual(r.json["state"], "pending")
+        od = r.json["id"]
+        s = self.rental(a, spot)
+        self.assertEqual(s["state"], "running")
+        self.assertIsNotNone(s.get("preempt_at"), "the spot rental got no preemption notice")
+        # the spot tenant leaves early: the on-demand rental gets the GPUs at once
+        self.assertStatus(a.post("/v1/rentals/%s/stop" % spot, {}), 200)
+        got = self.rental(b, od)
+        self.assertEqual(got["state"], "starting")
+        self.assertEqual(got["host_id"], agent.host_id)
+
+    def test_usage_and_invoice(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        ended = self.run_and_stop(agent, tenant, rid, 7600000, seconds=0.5)
+        r = tenant.get("/v1/usage")
+        self.assertStatus(r, 200, "GET /v1/usage (API.md)")
+        items = r.json["data"] if isinstance(r.json, dict) else r.json
+        mine = [x for x in items if x.get("rental") == rid or x.get("rental_id") == rid]
+        self.assertTrue(mine, "no line item for %s: %s" % (rid, r.text[:300]))
+        self.assertEqual(money(sum(micros(x["amount"]) for x in mine)), ended["cost"])
+        r = tenant.get("/v1/usage?format=csv")
+        self.assertStatus(r, 200)
+        self.assertTrue(r.content_type.startswith("text/csv"), r.content_type)
+        month = ended["ended_at"][:7]
+        r = tenant.get("/v1/invoices/" + month)
+        self.assertStatus(r, 200, "GET /v1/invoices/{YYYY-MM} (API.md)")
+        self.assertEqual(r.json["total"], ended["cost"])
+        self.assertProblem(tenant.get("/v1/invoices/2026-13"), 400)
+
+    # ---- concurrency ----
+
+    def parallel(self, n, fn):
+        out = [None] * n
+        barrier = threading.Barrier(n)
+
+        def run(i):
+            barrier.wait()
+            out[i] = fn(i)
+
+        ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return out
+
+    def test_race_for_the_last_gpu(self):
+        FakeAgent(self.server, self.model, gpus=1)
+        _, tenant = make_tenant(self.server)
+        replies = self.parallel(8, lambda i: tenant.post(
+            "/v1/rentals", {"gpu_model": self.model, "gpu_count": 1, "term": "on_demand"}))
+        statuses = sorted(r.status for r in replies)
+        self.assertEqual(statuses, [201] + [409] * 7)
+        self.assertEqual(len(tenant.list_all("/v1/rentals")), 1)
+
+    def test_concurrent_idempotent_creates(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        key = {"Idempotency-Key": unique("race")}
+        body = {"gpu_model": self.model, "gpu_count": 1, "term": "on_demand"}
+        replies = self.parallel(8, lambda i: tenant.post("/v1/rentals", body, headers=key))
+        self.assertEqual({r.status for r in replies}, {201})
+        self.assertEqual(len({r.json["id"] for r in replies}), 1)
+        self.assertEqual(len(tenant.list_all("/v1/rentals")), 1)
+
+    def test_concurrent_credits_add_up(self):
+        tid, _ = make_tenant(self.server, credit=None)
+
+        def credit(i):
+            return [self.admin.post("/v1/tenants/%s/credits" % tid,
+                                    {"amount": "0.000001", "reference": "c"}).status
+                    for _ in range(25)]
+        got = self.parallel(8, credit)
+        self.assertEqual({s for g in got for s in g}, {201})
+        self.assertEqual(self.balance(tid), "0.0002")
+
+    def test_money_overflow_is_refused(self):
+        tid, _ = make_tenant(self.server, credit=None)
+        path = "/v1/tenants/%s/credits" % tid
+        self.assertStatus(self.admin.post(path, {"amount": "4000000000000.00",
+                                                 "reference": "a"}), 201)
+        r = self.admin.post(path, {"amount": "4000000000000.00", "reference": "b"})
+        self.assertIn(r.status, (400, 409, 422), "a balance past int64: %r" % r)
+        self.assertEqual(self.balance(tid), "4000000000000.00")
+        # a quote whose total passes int64 is refused, not wrapped
+        big = unique("GPU")
+        set_price(self.server, big, "10000000.00")
+        FakeAgent(self.server, big, gpus=32)
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/quotes", {"gpu_model": big, "gpu_count": 32, "term": "on_demand",
+                                       "duration_seconds": 10 * 365 * 86400})
+        if r.status == 200:
+            self.assertFalse(r.json["total"].startswith("-"), r.json)
+            self.assertEqual(micros(r.json["total"]),
+                             prorate(32 * 10000000 * 10**6, 10 * 365 * 86400 * 10**6))
+        else:
+            self.assertProblem(r, 400)
+
+
+if __name__ == "__main__":
+    unittest.main()

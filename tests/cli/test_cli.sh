@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# cli_session: the CLI client against a real `gpurent serve --demo` (simulated fleet), run as
+# a newcomer runs it: offers, rent 2 GPUs, watch the rental start and bill, stop it, check
+# the balance to the micro-unit; then the error paths (the server's problem detail on stderr
+# with exit status 1, usage errors with 2), --json, --help on every noun, and the admin
+# commands. Values the demo fixes (prices, fleet, credit) are asserted exactly.
+#
+# usage: tests/cli/test_cli.sh PATH/TO/gpurent REPO_ROOT
+set -euo pipefail
+
+bin=$1
+tmp=$(mktemp -d /tmp/gpurent-cli-session-XXXXXX)
+server_pid=""
+failures=0
+
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# run CMD...: sets rc, and leaves stdout in $tmp/out and stderr in $tmp/err
+run() {
+    rc=0
+    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+}
+
+# expect STATUS STDERR CMD...: the exit status and the whole of stderr, exactly
+expect() {
+    local want_rc=$1 want_err=$2
+    shift 2
+    run "$@"
+    [[ $rc == "$want_rc" ]] || fail "$*: exit status $rc, want $want_rc (stderr: $(cat "$tmp/err"))"
+    [[ "$(cat "$tmp/err")" == "$want_err" ]] ||
+        fail "$*: stderr was [$(cat "$tmp/err")], want [$want_err]"
+}
+
+# expect_first STATUS LINE CMD...: the exit status and the first line of stderr
+expect_first() {
+    local want_rc=$1 want_line=$2
+    shift 2
+    run "$@"
+    [[ $rc == "$want_rc" ]] || fail "$*: exit status $rc, want $want_rc (stderr: $(cat "$tmp/err"))"
+    [[ "$(head -n 1 "$tmp/err")" == "$want_line" ]] ||
+        fail "$*: first stderr line was [$(head -n 1 "$tmp/err")], want [$want_line]"
+}
+
+# expect_out TEXT: the whole of the last command's stdout, exactly
+expect_out() {
+    [[ "$(cat "$tmp/out")" == "$1" ]] ||
+        fail "stdout was:"$'\n'"$(cat "$tmp/out")"$'\n'"want:"$'\n'"$1"
+}
+
+contains() {
+    grep -qF -- "$2" "$1" || fail "$1 does not contain [$2]: $(cat "$1")"
+}
+
+# field FILE KEY: the value of a "key:   value" line of a record
+field() {
+    sed -n "s/^$2: *//p" "$1" | head -n 1
+}
+
+# decimal arithmetic without floats: py EXPR (Decimal is in scope as D)
+py() {
+    python3 -c "from decimal import Decimal as D; print($1)"
+}
+
+# money EXPR: a Decimal expression written as the API writes money ("999.80", "1.192961")
+money() {
+    python3 -c "
+from decimal import Decimal as D
+s = format(($1).quantize(D('0.000001')), 'f').rstrip('0')
+whole, frac = s.split('.')
+print(whole + '.' + frac.ljust(2, '0'))"
+}
+
+T() { GPURENT_API_KEY=$tenant_key "$bin" "$@"; }
+A() { GPURENT_API_KEY=$admin_key "$bin" "$@"; }
+
+# ---- start the demo server on a free port ----------------------------------------------
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+unset GPURENT_ADMIN_KEY GPURENT_API_KEY
+export GPURENT_URL=http://127.0.0.1:$port
+: >"$tmp/serve.log"
+"$bin" serve --demo --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
+server_pid=$!
+ready=0
+for _ in $(seq 1 300); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        cat "$tmp/serve.log" >&2
+        echo "FAIL: the server exited at start" >&2
+        exit 1
+    fi
+    if grep -q "its key: gpr_" "$tmp/serve.log" &&
+        python3 -c "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('$GPURENT_URL/healthz', timeout=2).status == 200 else 1)" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+if ((ready == 0)); then
+    cat "$tmp/serve.log" >&2
+    echo "FAIL: the demo was not ready within 30 s" >&2
+    exit 1
+fi
+admin_key=$(sed -n 's/^gpurent: demo admin key: //p' "$tmp/serve.log")
+tenant_key=$(sed -n 's/.*; its key: //p' "$tmp/serve.log")
+[[ $admin_key == gpr_* && $tenant_key == gpr_* ]] || fail "keys not found in the server's output"
+contains "$tmp/serve.log" "gpurent: demo: a SIMULATED fleet is running: sim-a100-1, sim-a100-2 (8 x A100-80G each), sim-h100-1 (8 x H100-80G)"
+contains "$tmp/serve.log" "gpurent: demo: tenant demo (tnt_"
+contains "$tmp/serve.log" "with 1000.00 of credit"
+
+# ---- a first session, as the README shows it ---------------------------------------------
+offers_table="MODEL     MEMORY  AVAILABLE  MAX/HOST  ON-DEMAND  SPOT FROM     DAY     WEEK    MONTH
+A100-80G  80 GiB         16         8      15.10       6.00  182.40  1209.60  4968.00
+H100-80G  80 GiB          8         8      25.00      10.00       -        -        -
+
+prices per GPU: hourly (on-demand, spot floor); day, week and month packages for the whole term"
+expect 0 "" T offers
+expect_out "$offers_table"
+
+expect 0 "" T balance
+expect_out "balance:      1000.00
+credit limit: 0.00
+burn rate:    0.00 /h
+runway:       - (nothing is billing)"
+
+expect 0 "" T rentals create --model A100-80G --count 2
+id=$(sed -n 's/^created rental \(rnt_[0-9a-z]*\): .*/\1/p' "$tmp/out")
+[[ $id =~ ^rnt_[0-9a-z]{13}$ ]] || fail "no rental id in [$(cat "$tmp/out")]"
+contains "$tmp/out" "created rental $id: starting, 2 x A100-80G, on_demand, 15.10 /GPU-h (30.20 /h) on hst_"
+
+# watch it go running (the simulated agent starts it on its next heartbeat, 1 s)
+state=""
+for _ in $(seq 1 100); do
+    run T rentals show "$id"
+    state=$(field "$tmp/out" state)
+    [[ $state == running ]] && break
+    [[ $state == starting ]] || fail "state $state while starting"
+    sleep 0.1
+done
+[[ $state == running ]] || fail "the rental did not start running within 10 s"
+cp "$tmp/out" "$tmp/show1"
+[[ $(field "$tmp/show1" id) == "$id" ]] || fail "show: id"
+[[ $(field "$tmp/show1" gpus) == "2 x A100-80G" ]] || fail "show: gpus"
+[[ $(field "$tmp/show1" term) == on_demand ]] || fail "show: term"
+[[ $(field "$tmp/show1" price) == "15.10 /GPU-h (30.20 /h)" ]] || fail "show: price"
+host=$(field "$tmp/show1" host)
+[[ $host =~ ^hst_ ]] || fail "show: host [$host]"
+contains "$tmp/show1" "GPU-SIM-sim-a100-"
+started=$(field "$tmp/show1" started)
+cost1=$(field "$tmp/show1" cost)
+
+expect 0 "" T rentals ls
+contains "$tmp/out" "$id  running  A100-80G     2  on_demand        15.10"
+expect 0 "" T rentals ls -q
+expect_out "$id"
+
+expect 0 "" T balance
+contains "$tmp/out" "burn rate:    30.20 /h"
+
+expect 0 "" T offers --model A100-80G
+contains "$tmp/out" "A100-80G  80 GiB         14         8      15.10"
+
+# the host's GPUs: two of them allocated to the rental and busy (synthetic telemetry)
+sleep 1.5
+expect 0 "" A hosts show "$host"
+[[ $(grep -c " allocated  $id " "$tmp/out") == 2 ]] || fail "hosts show: not 2 GPUs of $id"
+busy=$(grep " allocated  $id " "$tmp/out" | awk '{ sub("%", "", $(NF-4)); print $(NF-4) }')
+for u in $busy; do
+    ((u >= 85 && u <= 99)) || fail "hosts show: utilization $u% of a running rental"
+done
+
+# cost grows: never down while running, and what the stop settles is exact
+sleep 1
+run T rentals show "$id"
+cost2=$(field "$tmp/out" cost)
+[[ $(py "D('$cost2') >= D('$cost1')") == True ]] || fail "cost went down: $cost1 -> $cost2"
+
+expect 0 "" T rentals stop "$id"
+cost=$(sed -n "s/^stopped $id: cost //p" "$tmp/out")
+[[ -n $cost ]] || fail "stop printed [$(cat "$tmp/out")]"
+[[ $(py "D('$cost') > 0") == True ]] || fail "a rental that ran has cost $cost"
+expect 0 "" T rentals show "$id"
+cp "$tmp/out" "$tmp/show2"
+[[ $(field "$tmp/show2" state) == ended ]] || fail "stopped rental not ended"
+[[ $(field "$tmp/show2" "end reason") == stopped ]] || fail "end reason"
+[[ $(field "$tmp/show2" cost) == "$cost" ]] || fail "show cost $(field "$tmp/show2" cost) != stop cost $cost"
+ended=$(field "$tmp/show2" ended)
+# 30.20 an hour for the time between start and end (shown to the second: +-1 s), less at
+# most a heartbeat (1 s): billing is clipped to the host's last heartbeat
+secs=$(python3 -c "import datetime as d; f=lambda s: d.datetime.strptime(s, '%Y-%m-%dT%H:%M:%SZ'); print(int((f('$ended') - f('$started')).total_seconds()))")
+[[ $(py "D('30.20') * ($secs - 3) / 3600 <= D('$cost') <= D('30.20') * ($secs + 1) / 3600") == True ]] ||
+    fail "cost $cost is not 30.20/h for about ${secs}s"
+# stopping again is harmless and nothing bills after the stop
+expect 0 "" T rentals stop "$id"
+expect_out "stopped $id: cost $cost"
+sleep 1.2
+run T rentals show "$id"
+[[ $(field "$tmp/out" cost) == "$cost" ]] || fail "cost changed after the stop"
+
+left=$(money "D('1000') - D('$cost')")
+expect 0 "" T balance
+expect_out "balance:      $left
+credit limit: 0.00
+burn rate:    0.00 /h
+runway:       - (nothing is billing)"
+
+# --json prints the server's JSON
+expect 0 "" T rentals show "$id" --json
+python3 -c "
+import json, sys
+r = json.load(open('$tmp/out'))
+assert r['id'] == '$id' and r['state'] == 'ended' and r['end_reason'] == 'stopped', r
+assert r['cost'] == '$cost' and r['gpu_count'] == 2 and r['hourly_price'] == '15.10', r
+# the cost is floor(30.20 x billed time): billed_seconds is that time, truncated
+from decimal import Decimal as D
+assert r['billed_seconds'] - D('0.001') <= D(r['cost']) * 3600 / D('30.20') < r['billed_seconds'] + 1, r
+" || fail "rentals show --json"
+expect 0 "" T balance --json
+python3 -c "import json; b = json.load(open('$tmp/out')); assert b['balance'] == '$left', b" ||
+    fail "balance --json: $(cat "$tmp/out")"
+
+# ---- errors: the server's problem detail, exit status 1 ------------------------------------
+expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' T rentals show rnt_0000000000000
+expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' T rentals stop rnt_0000000000000
+expect 1 "gpurent: 403 forbidden: this route is not for tenant keys" T tenants ls
+expect 1 "gpurent: 401 unauthorized: missing API key: send Authorization: Bearer <key>
+gpurent: no API key: set GPURENT_API_KEY or pass --key" env GPURENT_API_KEY= "$bin" balance
+expect 1 "gpurent: 401 unauthorized: malformed API key" "$bin" balance --key gpr_0000
+expect 1 "gpurent: 400 bad request: gpu_count: must be 1 to 8 for A100-80G" \
+    T rentals create --model A100-80G --count 9
+expect 1 'gpurent: 400 bad request: gpu_model: unknown model "B200"' T rentals create --model B200
+expect 1 "gpurent: 400 bad request: max_hourly 1.00 is below the spot floor 6.00" \
+    T rentals create --model A100-80G --term spot --bid 1
+expect 0 "" T rentals create --model H100-80G --count 8 -q
+h100=$(cat "$tmp/out")
+expect 1 "gpurent: 409 conflict: no capacity: 0 GPUs of H100-80G free, at most 0 on one host" \
+    T rentals create --model H100-80G --count 1
+expect 0 "" T rentals stop "$h100"
+
+# ---- usage errors: exit status 2, nothing sent -----------------------------------------------
+expect_first 2 "gpurent: rentals create: --model is required (see 'gpurent offers')" T rentals create
+expect_first 2 "gpurent: rentals create: --count: expected a whole number from 1 to 1024, got '0'" \
+    T rentals create --model A100-80G --count 0
+expect_first 2 "gpurent: rentals create: --bid is only for --term spot" \
+    T rentals create --model A100-80G --bid 3.00
+expect_first 2 "gpurent: rentals create: --max-cost: expected an amount like 3.00, got '1e3'" \
+    T rentals create --model A100-80G --max-cost 1e3
+expect_first 2 "gpurent: rentals create: unknown option '--gpus'" T rentals create --gpus 2
+expect_first 2 "gpurent: rentals show: missing RENTAL_ID" T rentals show
+expect_first 2 "gpurent: rentals: unknown verb 'frobnicate'" T rentals frobnicate
+expect_first 2 "gpurent: rentals: missing verb" T rentals
+expect_first 2 "gpurent: unknown subcommand 'rental'" "$bin" rental
+
+# ---- --help on every noun (and verb) -------------------------------------------------------
+for noun in offers rentals balance usage tenants credits prices hosts coupons economics whatif; do
+    expect 0 "" "$bin" "$noun" --help
+    [[ "$(head -n 1 "$tmp/out")" == "usage: gpurent $noun"* ]] || fail "$noun --help: $(head -n 1 "$tmp/out")"
+    expect 0 "" "$bin" help "$noun"
+    [[ "$(head -n 1 "$tmp/out")" == "usage: gpurent $noun"* ]] || fail "help $noun"
+done
+expect 0 "" "$bin" rentals create --help
+contains "$tmp/out" "usage: gpurent rentals create [options] [-- COMMAND [ARG...]]"
+contains "$tmp/out" "  --max-cost AMOUNT        end the rental when its charges reach AMOUNT"
+
+# ---- a workload: the simulated agent honours `sleep N` and the rental ends as exited -----------
+expect 0 "" T rentals create --model A100-80G --wait --json -- sleep 1
+python3 -c "import json; r = json.load(open('$tmp/out')); assert r['state'] == 'running', r" ||
+    fail "--wait did not wait for running: $(cat "$tmp/out")"
+wid=$(python3 -c "import json; print(json.load(open('$tmp/out'))['id'])")
+for _ in $(seq 1 50); do
+    run T rentals show "$wid"
+    [[ $(field "$tmp/out" state) == ended ]] && break
+    sleep 0.2
+done
+[[ $(field "$tmp/out" "end reason") == exited ]] || fail "sleep 1 did not end as exited: $(cat "$tmp/out")"
+[[ $(field "$tmp/out" "exit code") == 0 ]] || fail "sleep 1: exit code"
+
+# ---- the operator --------------------------------------------------------------------------
+expect 0 "" A prices ls
+expect_out "MODEL     ON-DEMAND  SPOT FLOOR     DAY     WEEK    MONTH
+A100-80G      15.10        6.00  182.40  1209.60  4968.00
+H100-80G      25.00       10.00       -        -        -"
+expect 0 "" A hosts ls
+[[ $(grep -c "  ready  " "$tmp/out") == 3 ]] || fail "hosts ls: not 3 ready hosts: $(cat "$tmp/out")"
+contains "$tmp/out" "sim-h100-1  ready  H100-80G     8     8"
+expect 0 "" A hosts drain "$host"
+contains "$tmp/out" "drained $host (draining)"
+expect 0 "" A hosts undrain "$host"
+contains "$tmp/out" "undrained $host (ready)"
+expect 0 "" A tenants ls
+demo_id=$(awk '$2 == "demo" { print $1 }' "$tmp/out")
+[[ $demo_id =~ ^tnt_ ]] || fail "tenants ls: no demo tenant"
+run T balance --json
+before=$(python3 -c "import json; print(json.load(open('$tmp/out'))['balance'])")
+expect 0 "" A credits add "$demo_id" 10 --reference "cli test"
+expect_out "credited 10.00 to $demo_id: balance $(money "D('$before') + 10")"
+expect 0 "" A tenants create acme -q
+[[ $(cut -d' ' -f1 "$tmp/out") =~ ^tnt_ && $(cut -d' ' -f2 "$tmp/out") =~ ^gpr_ ]] ||
+    fail "tenants create -q: $(cat "$tmp/out")"
+acme_key=$(cut -d' ' -f2 "$tmp/out")
+expect_first 1 "gpurent: 402 payment required: balance: 0.00 available, 15.10 needed" \
+    "$bin" rentals create --model A100-80G --key "$acme_key"
+expect 0 "" A coupons create WELCOME10 --percent-off 10 --model A100-80G
+contains "$tmp/out" "created coupon WELCOME10"
+expect 0 "" A whatif --card-price 100000 --hourly-price 7.60 --utilization 1 --years 5 \
+    --opex-hourly 1.80
+expect_out "revenue / year:         66576.00
+depreciation / year:    20000.00
+opex / year:            15768.00
+gross profit / year:    30808.00
+gross margin:           46.3%
+payback (revenue):      1.50 years
+payback (cash):         1.97 years
+breakeven utilization:  53.7%"
+expect 0 "" A economics
+contains "$tmp/out" "A100-80G  H100-80G"
+contains "$tmp/out" "realized price /GPU-h"
+expect_first 2 "gpurent: whatif: --years is required" A whatif --card-price 1 --hourly-price 1 \
+    --utilization 1
+
+# ---- the server gone: exit 1, and a hint ------------------------------------------------------
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+run T offers
+[[ $rc == 1 ]] || fail "offers with the server gone: exit status $rc"
+[[ "$(head -n 1 "$tmp/err")" == "gpurent: cannot reach http://127.0.0.1:$port: "*"Couldn't connect to server" ]] ||
+    fail "offers with the server gone: $(cat "$tmp/err")"
+[[ "$(tail -n 1 "$tmp/err")" == "gpurent: is the server running? (GPURENT_URL or --url: http://127.0.0.1:$port)" ]] ||
+    fail "no hint: $(cat "$tmp/err")"
+
+if ((failures > 0)); then
+    echo "$failures check(s) failed" >&2
+    exit 1
+fi
+echo "cli_session: all checks passed"
