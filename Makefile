@@ -1,5 +1,6 @@
 # gpurent: the two commands of the README, and a few more.
-#   make run     install dependencies, build, run the simulator on the demo scenario
+#   make run     install dependencies, build, start `gpurent serve --demo`
+#   make simulate  the business simulator on examples/demo
 #   make test    install dependencies, build, run every test
 #   make test-sanitize   the whole suite again under AddressSanitizer + UBSan
 #   make bench   build optimised and run the benchmarks
@@ -10,7 +11,7 @@ SAN_BUILD ?= build-san
 BENCH_BUILD ?= build-bench
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-sanitize bench format clean
+.PHONY: all deps build run simulate test test-sanitize bench format clean
 
 all: build
 
@@ -24,6 +25,9 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
 run: build
+	./$(BUILD)/gpurent serve --demo
+
+simulate: build
 	./$(BUILD)/gpurent simulate examples/demo
 
 test: build
