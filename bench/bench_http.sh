@@ -2,8 +2,8 @@
 # bench/bench_http.sh GPURENT_BIN [SECONDS] - HTTP throughput of `gpurent serve`, with wrk on
 # loopback.
 #
-# Starts the server on a free port with a temporary data dir (under strace, counting fsync and
-# fdatasync, when strace is there), registers BENCH_HTTP_GPUS GPUs (hosts of 32) and a tenant
+# Starts the server on a free port with a temporary data dir (with bench/fsync_count.c
+# preloaded, counting its fsync and fdatasync calls, when a C compiler is there), registers BENCH_HTTP_GPUS GPUs (hosts of 32) and a tenant
 # with a huge balance through the API (bench/bench_http_setup.py), then runs wrk with
 # BENCH_HTTP_CONNECTIONS (64) connections on BENCH_HTTP_THREADS (2) threads:
 #   1. POST /v1/rentals for SECONDS (10): 1-GPU on_demand creates, each with its own
@@ -16,7 +16,7 @@
 # Output: the figures, then one `RESULT {json}` line per metric (bench/run.sh collects them).
 # Exits 0 without results when wrk is missing and cannot be installed (not root).
 # Environment: BENCH_HTTP_GPUS (256000), BENCH_HTTP_CONNECTIONS, BENCH_HTTP_THREADS,
-# BENCH_HTTP_STRACE (1: count fsyncs with strace --seccomp-bpf; 0: no strace),
+# BENCH_HTTP_FSYNC (1: count fsyncs with the preloaded shim; 0: do not),
 # BENCH_HTTP_SERVE_ARGS (more `gpurent serve` options, e.g. "--threads 8"),
 # BENCH_HTTP_KEEP=1 keeps the data dir and logs.
 set -euo pipefail
@@ -28,7 +28,7 @@ wthreads=${BENCH_HTTP_THREADS:-2}
 gpus=${BENCH_HTTP_GPUS:-256000}
 per_host=32
 hosts=$(((gpus + per_host - 1) / per_host))
-use_strace=${BENCH_HTTP_STRACE:-1}
+count_fsync=${BENCH_HTTP_FSYNC:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 [ -x "$bin" ] || {
@@ -48,11 +48,6 @@ if ! command -v wrk >/dev/null; then
         exit 0
     fi
 fi
-if [ "$use_strace" = 1 ] && ! command -v strace >/dev/null; then
-    echo "bench_http: strace not found: fsyncs are not counted" >&2
-    use_strace=0
-fi
-
 dir=$(mktemp -d "${TMPDIR:-/tmp}/gpurent-bench-http.XXXXXX")
 pid=
 cleanup() {
@@ -76,12 +71,17 @@ base=http://127.0.0.1:$port
 # the fake hosts never heartbeat: keep them up for the whole run
 cmd=("$bin" serve --listen "127.0.0.1:$port" --data-dir "$dir/data"
     --heartbeat-timeout 3600 --lost-after 3600 ${BENCH_HTTP_SERVE_ARGS:-})
-if [ "$use_strace" = 1 ]; then
-    # seccomp-bpf: only the traced calls stop the process, the rest run at full speed
-    cmd=(strace -f --seccomp-bpf -qq -ttt -e trace=fsync,fdatasync -e signal=none
-        -o "$dir/fsync.log" "${cmd[@]}")
+preload=()
+if [ "$count_fsync" = 1 ]; then
+    if ${CC:-cc} -O2 -shared -fPIC -o "$dir/fsync_count.so" "$root/bench/fsync_count.c" \
+        -ldl -lpthread 2>"$dir/cc.err"; then
+        preload=(LD_PRELOAD="$dir/fsync_count.so" FSYNC_COUNT_FILE="$dir/fsync.count")
+    else
+        echo "bench_http: cannot build bench/fsync_count.c: fsyncs are not counted" >&2
+        count_fsync=0
+    fi
 fi
-env -u GPURENT_ADMIN_KEY "${cmd[@]}" >"$dir/server.out" 2>"$dir/server.err" &
+env -u GPURENT_ADMIN_KEY "${preload[@]}" "${cmd[@]}" >"$dir/server.out" 2>"$dir/server.err" &
 pid=$!
 
 for _ in $(seq 200); do
@@ -107,9 +107,6 @@ admin_key=$(grep -ohE 'gpr_[0-9A-Za-z]{36}' "$dir/server.out" "$dir/server.err" 
     exit 1
 }
 server_pid=$pid
-if [ "$use_strace" = 1 ]; then
-    server_pid=$(pgrep -P "$pid" | head -1)
-fi
 
 t0=$(date +%s.%N)
 setup=$(python3 "$root/bench/bench_http_setup.py" "$port" "$admin_key" "$hosts" "$per_host")
@@ -169,12 +166,10 @@ p99_ms() {
          printf "%.3f", v }' "$1"
 }
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+# the server's fsync+fdatasync count so far (the shim writes it every 100 ms)
 fsyncs() {
-    if [ -f "$dir/fsync.log" ]; then
-        grep -cE '(^|[^_])(fsync|fdatasync)\(' "$dir/fsync.log" || true
-    else
-        echo 0
-    fi
+    sleep 0.25
+    cat "$dir/fsync.count" 2>/dev/null || echo 0
 }
 
 echo
@@ -208,7 +203,7 @@ printf '%-34s %12.0f %12s\n' "GET rental, req/s" "$get_rps" ">= 50000"
 printf '%-34s %12.2f %12s\n' "GET rental, p99 ms" "$get_p99" "<= 20"
 printf '%-34s %12.0f %12s\n' "POST rental (durable), creates/s" "$create_rps" ">= 10000"
 printf '%-34s %12.2f %12s\n' "POST rental, p99 ms" "$create_p99" "<= 20"
-if [ "$use_strace" = 1 ]; then
+if [ "$count_fsync" = 1 ]; then
     printf '%-34s %12.0f %12s\n' "fsync+fdatasync/s during creates" "$fsync_rate" ""
     printf '%-34s %12.1f %12s\n' "creates per fsync" \
         "$(calc "($total - $non201) / (($f1 - $f0) + 0.000001)")" ""
@@ -229,7 +224,7 @@ result get_rps "$get_rps" "req/s" 50000 ">="
 result get_p99_ms "$get_p99" ms 20 "<="
 result create_rps "$create_rps" "req/s" 10000 ">="
 result create_p99_ms "$create_p99" ms 20 "<="
-[ "$use_strace" = 1 ] && result create_fsync_per_s "$fsync_rate" "1/s" "" ""
+[ "$count_fsync" = 1 ] && result create_fsync_per_s "$fsync_rate" "1/s" "" ""
 if [ "$non201" -gt 0 ] || [ -n "$get_bad" ]; then
     echo "bench_http: some requests failed (see above)" >&2
     exit 1

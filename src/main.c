@@ -62,6 +62,7 @@ static const struct subcommand subcommands[] = {
     {"rentals", cli_main, "rent GPUs; list, show and stop rentals; quotes", NULL},
     {"balance", cli_main, "your balance, burn rate and runway", NULL},
     {"usage", cli_main, "your line items for a period", NULL},
+    {"invoice", cli_main, "your invoice for a calendar month", NULL},
     {"tenants", cli_main, "(admin) create and list tenants", NULL},
     {"credits", cli_main, "(admin) top up a tenant's balance", NULL},
     {"prices", cli_main, "(admin) set and list prices", NULL},

@@ -29,6 +29,7 @@ static const struct cli_noun nouns[] = {
     {"rentals", cli_rentals_commands, "rent GPUs, list, show and stop rentals, get quotes"},
     {"balance", cli_balance_commands, "the tenant's balance, burn rate and runway"},
     {"usage", cli_usage_commands, "the tenant's line items for a period"},
+    {"invoice", cli_invoice_commands, "the tenant's invoice for a calendar month"},
     {"tenants", cli_tenants_commands, "(admin) create and list tenants"},
     {"credits", cli_credits_commands, "(admin) top up a tenant's prepaid balance"},
     {"prices", cli_prices_commands, "(admin) set and list the price list"},

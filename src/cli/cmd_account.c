@@ -1,5 +1,6 @@
 /*
- * cmd_account.c - a tenant's view: `gpurent offers`, `gpurent balance`, `gpurent usage`.
+ * cmd_account.c - a tenant's view: `gpurent offers`, `gpurent balance`, `gpurent usage`,
+ * `gpurent invoice`.
  */
 #include "../common/compat.h"
 
@@ -122,43 +123,100 @@ static int balance(struct cli *cli)
     return 0;
 }
 
-static int usage(struct cli *cli)
+/* Print a usage reply's line items (under key) as a table, then its totals. */
+static int print_lines(json_t *reply, const char *key, const char *path)
 {
-    static const char *const heads[] = {"RENTAL", "MODEL",     ">GPUS",   "TERM", ">SECONDS",
-                                        ">LIST",  ">DISCOUNT", ">AMOUNT", NULL};
-    const struct cli_value *from = cli_opt(cli, "--from"), *to = cli_opt(cli, "--to"),
-                           *tenant = cli_opt(cli, "--tenant"), *csv = cli_opt(cli, "--csv");
-    char path[CLI_PATH_MAX] = "/v1/usage", b[CLI_TEXT_MAX];
-    json_t *reply = NULL, *items, *it, *total;
+    static const char *const heads[] = {"RENTAL", "KIND",  ">SECONDS",  "MODEL",   ">GPUS",
+                                        "TERM",   ">LIST", ">DISCOUNT", ">AMOUNT", NULL};
+    json_t *items = json_object_get(reply, key), *it;
+    char b[CLI_TEXT_MAX];
     struct table t;
     size_t i;
+    int rc = 0;
+
+    if (!json_is_array(items)) {
+        fprintf(stderr, "gpurent: GET %s: the reply has no \"%s\" list\n", path, key);
+        return CLI_EXIT_FAIL;
+    }
+    table_init(&t, heads);
+    json_array_foreach(items, i, it)
+    {
+        char c[9][CLI_TEXT_MAX];
+        const char *row[9];
+
+        row[0] = cli_field(it, "rental_id", c[0]);
+        row[1] = cli_field(it, "kind", c[1]);
+        row[2] = cli_field(it, "seconds", c[2]);
+        row[3] = cli_field(it, "gpu_model", c[3]);
+        row[4] = cli_field(it, "gpu_count", c[4]);
+        row[5] = cli_field(it, "term", c[5]);
+        row[6] = cli_field(it, "list_amount", c[6]);
+        row[7] = cli_field(it, "discount", c[7]);
+        row[8] = cli_field(it, "amount", c[8]);
+        table_add(&t, row);
+    }
+    if (json_array_size(items) == 0)
+        printf("no usage in this period\n");
+    else if (table_print(&t, stdout) != 0)
+        rc = CLI_EXIT_FAIL;
+    table_release(&t);
+    printf("\n");
+    kv_print(stdout, 10, "list:", cli_field(reply, "list_amount", b));
+    kv_print(stdout, 10, "discount:", cli_field(reply, "discount", b));
+    kv_print(stdout, 10, "total:", cli_field(reply, "total", b));
+    kv_print(stdout, 10, "credits:", cli_field(reply, "credits_total", b));
+    printf("\ntotal: what the wallet paid for rentals (refunds negative); credits: top-ups\n");
+    return rc;
+}
+
+/* GET path as CSV (the server writes it) to stdout. */
+static int print_csv(struct cli *cli, const char *path)
+{
+    struct client_opts opts = {.accept = "text/csv"};
+    char *text = NULL;
+    size_t len = 0;
+    int status;
+
+    if (client_request_text(cli->client, "GET", path, NULL, &opts, &status, &text, &len) != 0) {
+        fprintf(stderr, "gpurent: %s\n", client_errmsg());
+        free(text);
+        return CLI_EXIT_FAIL;
+    }
+    fwrite(text, 1, len, stdout);
+    free(text);
+    return 0;
+}
+
+/* The query of usage and invoice: ?tenant= and ?format=csv from the options. */
+static int add_common_query(struct cli *cli, char *path)
+{
+    const struct cli_value *tenant = cli_opt(cli, "--tenant"), *csv = cli_opt(cli, "--csv");
+    int rc = 0;
+
+    if (tenant->set)
+        rc = cli_query_add(cli, path, "tenant", tenant->text);
+    if (rc == 0 && csv->set)
+        rc = cli_query_add(cli, path, "format", "csv");
+    return rc;
+}
+
+static int usage(struct cli *cli)
+{
+    const struct cli_value *from = cli_opt(cli, "--from"), *to = cli_opt(cli, "--to");
+    char path[CLI_PATH_MAX] = "/v1/usage", f[CLI_TEXT_MAX], t[CLI_TEXT_MAX];
+    json_t *reply = NULL;
     int rc = 0;
 
     if (from->set)
         rc = cli_query_add(cli, path, "from", from->text);
     if (rc == 0 && to->set)
         rc = cli_query_add(cli, path, "to", to->text);
-    if (rc == 0 && tenant->set)
-        rc = cli_query_add(cli, path, "tenant", tenant->text);
-    if (rc == 0 && csv->set)
-        rc = cli_query_add(cli, path, "format", "csv");
+    if (rc == 0)
+        rc = add_common_query(cli, path);
     if (rc != 0)
         return rc;
-    if (csv->set) {
-        struct client_opts opts = {.accept = "text/csv"};
-        char *text = NULL;
-        size_t len = 0;
-        int status;
-
-        if (client_request_text(cli->client, "GET", path, NULL, &opts, &status, &text, &len) != 0) {
-            fprintf(stderr, "gpurent: %s\n", client_errmsg());
-            free(text);
-            return CLI_EXIT_FAIL;
-        }
-        fwrite(text, 1, len, stdout);
-        free(text);
-        return 0;
-    }
+    if (cli_opt(cli, "--csv")->set)
+        return print_csv(cli, path);
     rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
     if (rc != 0)
         return rc;
@@ -166,39 +224,37 @@ static int usage(struct cli *cli)
         json_decref(reply);
         return cli_print_raw(cli);
     }
-    items = items_of(reply);
-    if (items == NULL) {
-        fprintf(stderr, "gpurent: GET %s: the reply has no \"data\" list\n", path);
-        json_decref(reply);
-        return CLI_EXIT_FAIL;
-    }
-    table_init(&t, heads);
-    json_array_foreach(items, i, it)
-    {
-        char c[8][CLI_TEXT_MAX];
-        const char *rental = cli_field(it, "rental_id", c[0]);
-        const char *row[8];
+    printf("usage from %s to %s\n\n", cli_field(reply, "from", f) ? f : "-",
+           cli_field(reply, "to", t) ? t : "-");
+    rc = print_lines(reply, "data", path);
+    json_decref(reply);
+    return rc;
+}
 
-        row[0] = rental ? rental : cli_field(it, "rental", c[0]);
-        row[1] = cli_field(it, "gpu_model", c[1]);
-        row[2] = cli_field(it, "gpu_count", c[2]);
-        row[3] = cli_field(it, "term", c[3]);
-        row[4] = cli_field(it, "seconds", c[4]);
-        row[5] = cli_field(it, "list_amount", c[5]);
-        row[6] = cli_field(it, "discount", c[6]);
-        row[7] = cli_field(it, "amount", c[7]);
-        table_add(&t, row);
+static int invoice(struct cli *cli)
+{
+    char path[CLI_PATH_MAX], b[CLI_TEXT_MAX], st[CLI_TEXT_MAX], cur[CLI_TEXT_MAX];
+    json_t *reply = NULL;
+    int rc;
+
+    rc = cli_path(cli, path, "/v1/invoices/", cli->args[0], "");
+    if (rc == 0)
+        rc = add_common_query(cli, path);
+    if (rc != 0)
+        return rc;
+    if (cli_opt(cli, "--csv")->set)
+        return print_csv(cli, path);
+    rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(reply);
+        return cli_print_raw(cli);
     }
-    if (json_array_size(items) == 0)
-        printf("no usage in this period\n");
-    else if (table_print(&t, stdout) != 0)
-        rc = CLI_EXIT_FAIL;
-    total = json_object_get(reply, "total");
-    if (json_is_string(total) || json_is_number(total))
-        printf("\ntotal: %s\n", cli_text(total, b));
-    else if (json_is_object(total) && cli_field(total, "amount", b) != NULL)
-        printf("\ntotal: %s\n", b);
-    table_release(&t);
+    printf("invoice %s (%s), %s\n\n", cli_field(reply, "month", b) ? b : cli->args[0],
+           cli_field(reply, "status", st) ? st : "-",
+           cli_field(reply, "currency", cur) ? cur : "-");
+    rc = print_lines(reply, "lines", path);
     json_decref(reply);
     return rc;
 }
@@ -214,6 +270,12 @@ static const struct cli_option usage_options[] = {
     {"--to", OPT_TIME, "TIME", "up to this date or time (default: now)", 0, 0},
     {"--tenant", OPT_TEXT, "TENANT_ID", "admin: whose usage", 0, 0},
     {"--csv", OPT_FLAG, NULL, "print CSV, as the server writes it", 0, 0},
+    {0},
+};
+
+static const struct cli_option invoice_options[] = {
+    {"--tenant", OPT_TEXT, "TENANT_ID", "admin: whose invoice", 0, 0},
+    {"--csv", OPT_FLAG, NULL, "print the line items as CSV, as the server writes them", 0, 0},
     {0},
 };
 
@@ -242,6 +304,23 @@ const struct cli_command cli_usage_commands[] = {
         .fn = usage,
         .summary = "your line items for a period: rental, term, seconds, amounts",
         .options = usage_options,
+        .details = "One line per rental and kind of charge: charge (on-demand and spot\n"
+                   "settlements), package (bought or renewed), refund (a package's unused part\n"
+                   "returned, negative). amount is what the wallet paid; list = amount +\n"
+                   "discount. Top-ups are credits, not usage.\n",
+    },
+    {0},
+};
+
+const struct cli_command cli_invoice_commands[] = {
+    {
+        .noun = "invoice",
+        .fn = invoice,
+        .summary = "a calendar month's line items and total (UTC)",
+        .args = "YYYY-MM",
+        .min_args = 1,
+        .max_args = 1,
+        .options = invoice_options,
     },
     {0},
 };

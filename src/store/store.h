@@ -132,8 +132,8 @@ void store_close_reader(struct store_reader *r);
  * nearest second: charge lines, the time billed in the period (list_amount / (gpu_count x
  * list_hourly)); package lines, the terms bought (24 h per day package...); refund lines,
  * minus the unused time returned; adjustments 0. (The ledger keeps money, not time: the
- * seconds are derived from it, exact to the second whenever the list rate is above a
- * micro-unit per second.)
+ * seconds are derived from it, within a second of the time billed whenever the list rate is
+ * above a micro-unit a second.)
  */
 struct usage_line {
     uint64_t rental;       /* the rental's number */
@@ -146,8 +146,6 @@ struct usage_line {
     int64_t list_amount; /* amount + discount */
     int64_t discount;    /* the part of the list price not charged */
     int64_t amount;      /* what the wallet paid (negative: got back) */
-    int64_t first_at;    /* the line's first and last transfer in the period */
-    int64_t last_at;
 };
 
 /* A transfer into the wallet that is not about a rental: a top-up or a goodwill adjustment. */

@@ -463,8 +463,10 @@ class FakeAgent:
         self.last_reply = r.json
         for run in r.json.get("run") or []:
             rid = run["rental_id"]
+            prev = self.assigned.get(rid)
             self.assigned[rid] = run
-            self.states.setdefault(rid, "starting")
+            if prev is None or prev.get("epoch") != run.get("epoch"):
+                self.states[rid] = "starting"  # a new assignment: (re)start the workload
         for rid in r.json.get("stop") or []:
             self.states.pop(rid, None)
             self.assigned.pop(rid, None)

@@ -2,11 +2,12 @@
 
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
-                     money, prorate)
+                     money, prorate, micros)
 
 
 class CatalogueTest(ServerTestCase):
@@ -220,6 +221,52 @@ class CatalogueTest(ServerTestCase):
         r = self.admin.get("/v1/economics?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z")
         self.assertStatus(r, 200)
         self.assertProblem(self.admin.get("/v1/economics?from=yesterday"), 400, "from")
+
+
+    def test_economics_match_the_bills(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60")
+        agent = FakeAgent(self.server, model, gpus=8)
+        self.assertStatus(self.admin.put("/v1/hosts/%s/cost" % agent.host_id, {
+            "purchase_price": "800000.00", "purchased_at": "2026-01-01T00:00:00Z",
+            "depreciation_years": 5, "power_watts": 6500, "pue": 1.3,
+            "electricity_kwh_price": "0.70", "hosting_monthly": "3000.00"}), 200)
+        _, tenant = make_tenant(self.server)
+        code = unique("Q").replace("-", "")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "percent_off": 25}),
+                          201)
+        ended = []
+        for body in ({"gpu_count": 2}, {"gpu_count": 1, "coupon": code}):
+            b = {"gpu_model": model, "term": "on_demand"}
+            b.update(body)
+            r = tenant.post("/v1/rentals", b)
+            self.assertStatus(r, 201)
+            agent.run(r.json["id"])
+            time.sleep(0.5)
+            agent.heartbeat()
+            s = tenant.post("/v1/rentals/%s/stop" % r.json["id"], {})
+            self.assertStatus(s, 200)
+            ended.append(s.json)
+        r = self.admin.get("/v1/economics")
+        self.assertStatus(r, 200)
+        rows = [m for m in r.json["models"] if m["gpu_model"] == model]
+        self.assertEqual(len(rows), 1, r.text[:500])
+        row = rows[0]
+        revenue = sum(micros(x["cost"]) for x in ended)
+        discounts = sum(micros(x["discount"]) for x in ended)
+        self.assertGreater(discounts, 0)
+        self.assertEqual(row["revenue"], money(revenue))
+        self.assertEqual(row["discounts"], money(discounts))
+        self.assertEqual(row["list_revenue"], money(revenue + discounts))
+        self.assertEqual(row["gpus"], 8)
+        billed = sum(x["gpu_count"] * x["billed_seconds"] for x in ended)
+        self.assertTrue(billed / 3600 <= row["gpu_hours_rented"] <= (billed + 3) / 3600,
+                        "gpu_hours_rented %r for %d billed GPU-seconds" %
+                        (row["gpu_hours_rented"], billed))
+        self.assertAlmostEqual(row["utilization"],
+                               row["gpu_hours_rented"] / row["gpu_hours_available"], places=6)
+        self.assertEqual(row["hosting_cost"],
+                         row["hosting_cost"])  # present; its value depends on the period
 
 
 if __name__ == "__main__":

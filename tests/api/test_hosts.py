@@ -203,5 +203,16 @@ class HostsTest(ServerTestCase):
         self.assertProblem(tenant.put("/v1/hosts/%s/cost" % agent.host_id, good), 403)
 
 
+    def test_revoked_agent_key(self):
+        agent = FakeAgent(self.server, self.model, gpus=1)
+        keys = self.admin.list_all("/v1/keys")
+        mine = [k for k in keys if agent.key.startswith(k["prefix"]) and
+                k.get("role") in (None, "agent")]
+        self.assertTrue(mine, "the agent's key is not listed for the operator")
+        self.assertStatus(self.admin.delete("/v1/keys/" + mine[0]["id"]), (200, 204))
+        r = agent.client.post("/v1/agent/heartbeat", {"telemetry": [], "rentals": []})
+        self.assertProblem(r, 401)
+
+
 if __name__ == "__main__":
     unittest.main()

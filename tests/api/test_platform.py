@@ -4,6 +4,7 @@ shares (content type, malformed and oversized bodies, nesting depth, problem+jso
 import os
 import re
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -172,6 +173,66 @@ class PlatformTest(ServerTestCase):
         agent = FakeAgent(self.server, unique("GPU"), gpus=1)
         self.assertRegex(agent.host_id, r"^hst_[0-9a-z]+$")
         self.assertTrue(re.match(r"^gpr_", agent.key))
+
+
+    def test_json_edge_cases(self):
+        before = self.tenant_names()
+        for raw in (b'{"name":"a","name":"b"}',          # duplicate keys
+                    b'{"name":"a\\u0000b"}',              # NUL inside a string
+                    b'{"name":"\xc3\x28"}',               # invalid UTF-8
+                    b'{"name":"a","credit_limit":1e400}',
+                    b'{"name":"a","credit_limit":123456789012345678901234567890}',
+                    b'{"name":NaN}', b'{"name":"a"}{"name":"b"}'):
+            r = self.admin.req("POST", "/v1/tenants", raw=raw)
+            self.assertProblem(r, 400, msg="body %r" % raw)
+        self.assertEqual(self.tenant_names(), before)
+
+    def test_unicode_name_round_trip(self):
+        name = "算力租赁-" + unique()
+        r = self.admin.post("/v1/tenants", {"name": name})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json["name"], name)
+        self.assertEqual(self.admin.get("/v1/tenants/" + r.json["id"]).json["name"], name)
+
+    def test_hostile_requests_do_not_hurt(self):
+        port = self.server.port
+        # a very long URL, a body shorter than its Content-Length, garbage, a bare newline
+        reqs = [
+            b"GET /v1/rentals/" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{\"name\":",
+            b"\x00\x01\x02 garbage\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 10000 + b"\r\n",
+        ]
+        for raw in reqs:
+            try:
+                raw_request(port, raw, timeout=1)
+            except (AssertionError, OSError):
+                pass  # no answer, or a closed connection: fine; staying up is what counts
+            self.assertStatus(self.server.anon.get("/healthz"), 200)
+        # many idle connections do not starve the others
+        import socket
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
+        try:
+            for c in idle[:50]:
+                c.sendall(b"GET /healthz HTTP/1.1\r\n")  # never finished
+            t0 = time.time()
+            self.assertStatus(self.server.anon.get("/healthz"), 200)
+            self.assertLess(time.time() - t0, 2.0, "a request waited behind idle connections")
+        finally:
+            for c in idle:
+                c.close()
+        # keep-alive: several requests on one connection
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            for _ in range(5):
+                conn.request("GET", "/healthz")
+                r = conn.getresponse()
+                self.assertEqual(r.status, 200)
+                r.read()
+        finally:
+            conn.close()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """API: rentals of every term through their lifecycle, driven by a fake agent the test
 heartbeats by hand, with exact bills; capacity, funds, isolation between tenants,
-idempotency, and bad input that must change nothing."""
+idempotency, usage and invoices (line items to the micro-unit, checked against the
+database's ledger), and bad input that must change nothing."""
 
+import csv
+import io
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -175,15 +179,6 @@ class RentalsTest(ServerTestCase):
         b = tenant.get("/v1/balance").json
         self.assertEqual(b["balance"], self.balance(tid))
         self.assertEqual(b["hourly_burn"], "0.00")
-
-    def test_running_shows_hourly_burn(self):
-        agent = FakeAgent(self.server, self.model, gpus=8)
-        tid, tenant = make_tenant(self.server)
-        rid = self.create(tenant, gpu_count=3)["id"]
-        agent.run(rid)
-        b = tenant.get("/v1/balance").json
-        self.assertEqual(b["hourly_burn"], "22.80")
-        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid, {}), 200)
 
     def test_starting_never_billed(self):
         agent = FakeAgent(self.server, self.model, gpus=8)
@@ -513,6 +508,28 @@ class RentalsTest(ServerTestCase):
             self.assertAlmostEqual(micros(ended["discount"]), micros(ended["cost"]) / 3,
                                    delta=2)
 
+    def test_amount_off_coupon_is_a_budget(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        code = unique("AMT").replace("-", "")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "amount_off": "1.00"}),
+                          201)
+        q = tenant.post("/v1/quotes", {"gpu_model": self.model, "gpu_count": 1,
+                                       "term": "on_demand", "duration_seconds": 3600,
+                                       "coupon": code})
+        self.assertStatus(q, 200)
+        self.assertEqual((q.json["total"], q.json["discount"]), ("6.60", "1.00"))
+        rid = self.create(tenant, gpu_count=1, coupon=code)["id"]
+        agent.run(rid)
+        time.sleep(0.5)
+        agent.heartbeat()
+        s = tenant.post("/v1/rentals/%s/stop" % rid, {})
+        self.assertStatus(s, 200)
+        # a few seconds' charges are all within the 1.00: nothing to pay
+        self.assertEqual(s.json["cost"], "0.00")
+        self.assertGreater(micros(s.json["discount"]), 0)
+        self.assertEqual(self.balance(tid), "1000.00")
+
     def test_coupon_limits(self):
         FakeAgent(self.server, self.model, gpus=8)
         _, tenant = make_tenant(self.server)
@@ -560,6 +577,46 @@ class RentalsTest(ServerTestCase):
         self.assertEqual(got["state"], "starting")
         self.assertEqual(got["host_id"], agent.host_id)
 
+    # ---- usage and invoices ----
+
+    def wallet_paid_for_rentals(self, tid, start_us, end_us):
+        """What the tenant's wallet paid for rentals with transfers posted in [start, end),
+        read from the database file with sqlite3, independently of the server's usage code:
+        the wallet's outflows less its inflows, over its transfers that are about a rental."""
+        dbs = [p for p in self.server.db_files() if p.endswith(".db")]
+        self.assertEqual(len(dbs), 1, dbs)
+        con = sqlite3.connect("file:%s?mode=ro" % dbs[0], uri=True)
+        try:
+            (wallet,) = con.execute("SELECT account FROM tenants WHERE id = ?",
+                                    (tid,)).fetchone()
+            rows = con.execute(
+                "SELECT from_account, amount FROM transfers"
+                " WHERE (from_account = ?1 OR to_account = ?1) AND rental_num IS NOT NULL"
+                " AND at >= ?2 AND at < ?3", (wallet, start_us, end_us)).fetchall()
+        finally:
+            con.close()
+        return sum(a if f == wallet else -a for f, a in rows)
+
+    @staticmethod
+    def month_window(month):
+        """'2026-11' -> (first µs of the month, first µs of the next)."""
+        y, m = int(month[:4]), int(month[5:])
+        start = parse_time("%04d-%02d-01T00:00:00Z" % (y, m))[0]
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return start, parse_time("%04d-%02d-01T00:00:00Z" % (y, m))[0]
+
+    def assertLinesAddUp(self, doc, lines_key):
+        """Every line: list = amount + discount; the totals are the sums of the lines."""
+        lines = doc[lines_key]
+        for x in lines:
+            self.assertEqual(micros(x["list_amount"]), micros(x["amount"]) + micros(x["discount"]),
+                             x)
+        self.assertEqual(micros(doc["total"]), sum(micros(x["amount"]) for x in lines))
+        self.assertEqual(micros(doc["discount"]), sum(micros(x["discount"]) for x in lines))
+        self.assertEqual(micros(doc["list_amount"]), sum(micros(x["list_amount"]) for x in lines))
+        self.assertEqual(micros(doc["credits_total"]),
+                         sum(micros(c["amount"]) for c in doc["credits"]))
+
     def test_usage_and_invoice(self):
         agent = FakeAgent(self.server, self.model, gpus=8)
         tid, tenant = make_tenant(self.server)
@@ -567,18 +624,160 @@ class RentalsTest(ServerTestCase):
         ended = self.run_and_stop(agent, tenant, rid, 7600000, seconds=0.5)
         r = tenant.get("/v1/usage")
         self.assertStatus(r, 200, "GET /v1/usage (API.md)")
-        items = r.json["data"] if isinstance(r.json, dict) else r.json
-        mine = [x for x in items if x.get("rental") == rid or x.get("rental_id") == rid]
+        items = r.json["data"]
+        mine = [x for x in items if x["rental_id"] == rid]
         self.assertTrue(mine, "no line item for %s: %s" % (rid, r.text[:300]))
         self.assertEqual(money(sum(micros(x["amount"]) for x in mine)), ended["cost"])
+        # one on-demand rental: one charge line, at list price (no discount)
+        self.assertEqual(len(mine), 1, mine)
+        line = mine[0]
+        self.assertEqual((line["kind"], line["gpu_model"], line["gpu_count"], line["term"]),
+                         ("charge", self.model, 1, "on_demand"))
+        self.assertEqual((line["amount"], line["list_amount"], line["discount"]),
+                         (ended["cost"], ended["cost"], "0.00"))
+        # seconds: the time the amount buys at 7.60/h, to the second
+        self.assertEqual(line["seconds"], (micros(ended["cost"]) * 3600 + 3800000) // 7600000)
+        self.assertLinesAddUp(r.json, "data")
+        self.assertEqual(r.json["tenant_id"], tid)
+        self.assertEqual(r.json["total"], ended["cost"])
+        self.assertEqual([(c["kind"], c["amount"]) for c in r.json["credits"]],
+                         [("topup", "1000.00")])
+        # CSV: RFC 4180, a header row, the same line
         r = tenant.get("/v1/usage?format=csv")
         self.assertStatus(r, 200)
         self.assertTrue(r.content_type.startswith("text/csv"), r.content_type)
+        self.assertTrue(r.text.endswith("\r\n"), repr(r.text))
+        rows = list(csv.reader(io.StringIO(r.text, newline="")))
+        self.assertEqual(rows[0], ["rental_id", "kind", "gpu_model", "gpu_count", "term",
+                                   "seconds", "list_amount", "discount", "amount"])
+        self.assertIn([rid, "charge", self.model, "1", "on_demand", str(line["seconds"]),
+                       ended["cost"], "0.00", ended["cost"]], rows[1:])
+        # the invoice of the month: the same total, and exactly what the wallet paid
         month = ended["ended_at"][:7]
         r = tenant.get("/v1/invoices/" + month)
         self.assertStatus(r, 200, "GET /v1/invoices/{YYYY-MM} (API.md)")
         self.assertEqual(r.json["total"], ended["cost"])
-        self.assertProblem(tenant.get("/v1/invoices/2026-13"), 400)
+        self.assertEqual(r.json["month"], month)
+        self.assertIn(r.json["status"], ("open", "closed"))
+        self.assertLinesAddUp(r.json, "lines")
+        self.assertEqual(micros(r.json["total"]),
+                         self.wallet_paid_for_rentals(tid, *self.month_window(month)))
+        self.assertProblem(tenant.get("/v1/invoices/2026-13"), 400, "month")
+        self.assertProblem(tenant.get("/v1/invoices/2026-1"), 400, "month")
+        self.assertProblem(tenant.get("/v1/invoices/26-11"), 400, "month")
+        r = tenant.get("/v1/invoices/2001-01")  # long before: nothing, and closed
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json["lines"], r.json["total"], r.json["status"]),
+                         ([], "0.00", "closed"))
+
+    def test_usage_packages_and_discounts(self):
+        """Every kind of line of a month, each to the micro-unit, and the invoice total equal
+        to the wallet's transfers for rentals, read independently from the database."""
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        code = unique("USE").replace("-", "")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "percent_off": 25,
+                                                          "gpu_model": self.model}), 201)
+        od = self.create(tenant, gpu_count=2, coupon=code)
+        ended_od = self.run_and_stop(agent, tenant, od["id"], 2 * 5700000, seconds=0.6)
+        day = self.create(tenant, gpu_count=1, term="day")  # runs a moment, stopped
+        agent.run(day["id"])
+        time.sleep(0.3)
+        agent.heartbeat()
+        ended_day = tenant.post("/v1/rentals/%s/stop" % day["id"], {}).json
+        never = self.create(tenant, gpu_count=2, term="day")  # never runs: all back
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % never["id"], {}), 200)
+
+        r = tenant.get("/v1/usage")
+        self.assertStatus(r, 200)
+        self.assertLinesAddUp(r.json, "data")
+        by = {}
+        for x in r.json["data"]:
+            by.setdefault(x["rental_id"], []).append(x)
+        # on demand with 25 % off: one charge line; the discount is a third of the amount
+        (c,) = by[od["id"]]
+        self.assertEqual((c["kind"], c["amount"]), ("charge", ended_od["cost"]))
+        self.assertAlmostEqual(micros(c["discount"]), micros(c["amount"]) / 3, delta=2)
+        self.assertEqual(c["seconds"],
+                         (micros(c["list_amount"]) * 3600 + 7600000) // (2 * 7600000))
+        # a day package stopped early: bought (a whole day), then the unused part back
+        p, back = by[day["id"]]
+        self.assertEqual((p["kind"], p["amount"], p["list_amount"], p["discount"], p["seconds"]),
+                         ("package", "150.00", "150.00", "0.00", 86400))
+        self.assertEqual(back["kind"], "refund")
+        self.assertEqual(micros(back["amount"]), micros(ended_day["cost"]) - 150 * 10**6)
+        self.assertTrue(-86400 <= back["seconds"] <= -86398, back)
+        # a package that never ran: bought and given back in full
+        p, back = by[never["id"]]
+        self.assertEqual((p["kind"], p["amount"], p["seconds"]), ("package", "300.00", 86400))
+        self.assertEqual((back["kind"], back["amount"], back["list_amount"], back["seconds"]),
+                         ("refund", "-300.00", "-300.00", -86400))
+        # each rental's lines add up to what it cost
+        for rental in (ended_od, ended_day, self.rental(tenant, never["id"])):
+            self.assertEqual(money(sum(micros(x["amount"]) for x in by[rental["id"]])),
+                             rental["cost"])
+        # the wallet: 1000.00 in, the lines out
+        self.assertEqual(r.json["credits_total"], "1000.00")
+        self.assertEqual(micros(self.balance(tid)), 1000 * 10**6 - micros(r.json["total"]))
+
+        # the invoice: its total is what the database says the wallet paid for rentals
+        month = ended_day["ended_at"][:7]
+        inv = tenant.get("/v1/invoices/" + month)
+        self.assertStatus(inv, 200)
+        self.assertLinesAddUp(inv.json, "lines")
+        self.assertEqual(micros(inv.json["total"]),
+                         self.wallet_paid_for_rentals(tid, *self.month_window(month)))
+        if inv.json["from"] <= r.json["from"]:  # the same month: the same lines
+            self.assertEqual(inv.json["lines"], r.json["data"])
+        # the operator reads it with tenant=, and sees the same
+        a = self.admin.get("/v1/invoices/%s?tenant=%s" % (month, tid))
+        self.assertStatus(a, 200)
+        self.assertEqual((a.json["tenant_id"], a.json["total"], a.json["lines"]),
+                         (tid, inv.json["total"], inv.json["lines"]))
+        csv_text = self.admin.get("/v1/invoices/%s?tenant=%s&format=csv" % (month, tid))
+        self.assertStatus(csv_text, 200)
+        self.assertTrue(csv_text.content_type.startswith("text/csv"), csv_text.content_type)
+        self.assertEqual(len(csv_text.text.split("\r\n")), len(inv.json["lines"]) + 2)
+
+    def test_usage_validation_and_isolation(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid_a, a = make_tenant(self.server)
+        tid_b, b = make_tenant(self.server)
+        rid = self.create(a, gpu_count=1)["id"]
+        self.run_and_stop(agent, a, rid, 7600000, seconds=0.3)
+        # B sees none of A's lines; a tenant key may not name a tenant, not even its own
+        self.assertNotIn(rid, [x["rental_id"] for x in b.get("/v1/usage").json["data"]])
+        self.assertProblem(b.get("/v1/usage?tenant=" + tid_a), 400, "tenant")
+        self.assertProblem(a.get("/v1/usage?tenant=" + tid_a), 400, "tenant")
+        self.assertProblem(b.get("/v1/invoices/2026-11?tenant=" + tid_a), 400, "tenant")
+        # the operator must name the tenant; unknown and malformed ones are 404
+        self.assertProblem(self.admin.get("/v1/usage"), 400, "tenant")
+        self.assertProblem(self.admin.get("/v1/invoices/2026-11"), 400, "tenant")
+        self.assertProblem(self.admin.get("/v1/usage?tenant=tnt_0000000000000"), 404)
+        self.assertProblem(self.admin.get("/v1/usage?tenant=nonsense"), 404)
+        got = self.admin.get("/v1/usage?tenant=" + tid_a)
+        self.assertStatus(got, 200)
+        self.assertEqual(got.json["data"], a.get("/v1/usage").json["data"])
+        # agents may not read usage
+        self.assertProblem(agent.client.get("/v1/usage"), 403)
+        # the period
+        for q, field in [("from=yesterday", "from"), ("to=2026-11-31T00:00:00Z", "to"),
+                         ("from=2026-02-01&to=2026-01-01", "from"),
+                         ("from=2026-01-01&to=2026-01-01", "from"),
+                         ("from=2025-01-01&to=2026-02-05T00:00:01Z", "to"),
+                         ("format=xml", "format")]:
+            self.assertProblem(a.get("/v1/usage?" + q), 400, field, msg=q)
+        # 400 days is the longest period; a period with nothing in it is empty
+        r = a.get("/v1/usage?from=2001-01-01&to=2002-02-05T00:00:00Z")
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json["data"], r.json["total"], r.json["credits"]), ([], "0.00", []))
+        self.assertEqual((r.json["from"], r.json["to"]),
+                         ("2001-01-01T00:00:00Z", "2002-02-05T00:00:00Z"))
+        r = a.get("/v1/usage?to=2001-03-15T00:00:00Z")  # from: the start of to's month
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["from"], "2001-03-01T00:00:00Z")
+        r = a.get("/v1/usage?from=2001-01-01&format=csv")
+        self.assertProblem(r, 400, "to")  # to defaults to now: far more than 400 days
 
     # ---- concurrency ----
 
@@ -648,6 +847,121 @@ class RentalsTest(ServerTestCase):
                              prorate(32 * 10000000 * 10**6, 10 * 365 * 86400 * 10**6))
         else:
             self.assertProblem(r, 400)
+
+
+    # ---- workloads: restarts, epochs, failures ----
+
+    def test_restart_on_failure_and_stale_epoch(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        r = self.create(tenant, gpu_count=1,
+                        workload={"command": ["train"], "restart": "on_failure"})
+        rid = r["id"]
+        a0, a1 = agent.run(rid)
+        epoch1 = agent.assigned[rid]["epoch"]
+        time.sleep(0.4)
+        _, b0, b1 = agent.exit(rid, 1)  # fails: restarted with a new epoch, billing stops
+        got = self.rental(tenant, rid)
+        self.assertEqual(got["state"], "starting")
+        self.assertEqual(got["exit_code"], 1)
+        self.assertGreater(got["epoch"], epoch1)
+        cost1 = got["cost"]
+        self.assertCostIn(cost1, b0 - a1, b1 - a0)
+        # a report for the old assignment is ignored
+        stale = agent.client.post("/v1/agent/heartbeat", {"telemetry": [], "rentals": [
+            {"id": rid, "epoch": epoch1, "state": "running"}]})
+        self.assertStatus(stale, 200)
+        self.assertEqual(self.rental(tenant, rid)["state"], "starting")
+        time.sleep(0.3)  # starting again: not billed
+        reply, _, _ = agent.heartbeat()
+        new = [x for x in reply["run"] if x["rental_id"] == rid]
+        self.assertEqual(len(new), 1)
+        self.assertEqual(new[0]["epoch"], got["epoch"])
+        c0, c1 = agent.run(rid)
+        time.sleep(0.4)
+        _, d0, d1 = agent.exit(rid, 0)  # success: on_failure does not restart it
+        got = self.rental(tenant, rid)
+        self.assertEqual(got["state"], "ended")
+        self.assertEqual(got["end_reason"], "exited")
+        self.assertEqual(got["exit_code"], 0)
+        self.assertCostIn(got["cost"], (b0 - a1) + (d0 - c1), (b1 - a0) + (d1 - c0))
+        self.assertEqual(self.balance(tid), money(1000 * 10**6 - micros(got["cost"])))
+
+    def test_failed_start_is_never_billed(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=2, workload={"command": ["x"]})["id"]
+        agent.heartbeat()
+        agent.states[rid] = "failed"
+        agent.exit_codes[rid] = 127
+        agent.heartbeat()
+        got = self.rental(tenant, rid)
+        self.assertEqual(got["state"], "ended")
+        self.assertEqual(got["end_reason"], "failed_to_start")
+        self.assertEqual(got["cost"], "0.00")
+        self.assertEqual(self.balance(tid), "1000.00")
+        self.assertEqual(self.available(), 8)
+
+    def test_exit_without_workload_is_ignored(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        agent.run(rid)
+        agent.exit(rid, 0)  # a reservation: holds its GPUs until stopped
+        self.assertEqual(self.rental(tenant, rid)["state"], "running")
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid, {}), 200)
+
+    def assertCostIn(self, cost, lo, hi, rate=7600000):
+        c = micros(cost)
+        self.assertTrue(prorate(rate, max(0, lo)) <= c <= prorate(rate, hi),
+                        "cost %s not in [%s, %s]" % (cost, money(prorate(rate, max(0, lo))),
+                                                     money(prorate(rate, hi))))
+
+    # ---- budgets and the balance view ----
+
+    def test_monthly_budget_402(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid, {"monthly_budget": "7.00"}),
+                          200)
+        before = self.state(tenant)
+        r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                        "term": "on_demand"})
+        self.assertProblem(r, 402, msg="an hour at 7.60 is over a 7.00 budget")
+        self.assertEqual(self.state(tenant), before)
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid, {"monthly_budget": "8.00"}),
+                          200)
+        self.create(tenant, gpu_count=1)
+
+    def test_balance_burn_and_runway(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=3)["id"]
+        b = tenant.get("/v1/balance").json
+        self.assertEqual(b["hourly_burn"], "0.00", "starting does not burn")
+        agent.run(rid)
+        b = tenant.get("/v1/balance").json
+        self.assertEqual(b["hourly_burn"], "22.80")
+        # 1000.00 at 22.80/h lasts 157894.7 s
+        self.assertTrue(abs(b["runway_seconds"] - 1000 * 3600 / 22.8) <= 2, b)
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid, {}), 200)
+        b = tenant.get("/v1/balance").json
+        self.assertEqual(b["hourly_burn"], "0.00")
+
+    def test_admin_lists_by_tenant(self):
+        FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        ids = [self.create(tenant, gpu_count=1)["id"] for _ in range(3)]
+        got = [x["id"] for x in self.admin.list_all("/v1/rentals?tenant_id=" + tid)]
+        self.assertEqual(got, list(reversed(ids)), "newest first, only that tenant's")
+        other, _ = make_tenant(self.server)
+        self.assertProblem(tenant.get("/v1/rentals?tenant_id=" + other), 404)
+        r = tenant.post("/v1/rentals", {"tenant_id": other, "gpu_model": self.model,
+                                        "gpu_count": 1, "term": "on_demand"})
+        self.assertProblem(r, 404, msg="a tenant creating for another tenant")
+        r = self.admin.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                            "term": "on_demand"})
+        self.assertProblem(r, 400, "tenant_id", msg="the operator must name the tenant")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ class TimeoutsTest(ServerTestCase):
         self.assertGreaterEqual(now_us() - h0, 1_900_000, "down before the heartbeat timeout")
         got = self.rental(tenant, rid)
         self.assertEqual(got["state"], "running", "a down host's rentals wait for lost_after")
+        h = self.admin.get("/v1/hosts/" + agent.host_id).json
+        self.assertEqual([g["state"] for g in h["gpus"]], ["unavailable"] * 2)
         # no new placements on a down host
         r = tenant.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
                                         "term": "on_demand"})

@@ -229,6 +229,37 @@ expect 0 "" T balance --json
 python3 -c "import json; b = json.load(open('$tmp/out')); assert b['balance'] == '$left', b" ||
     fail "balance --json: $(cat "$tmp/out")"
 
+# usage and the invoice: the stopped rental is one charge line of exactly its cost
+expect 0 "" T usage --json
+python3 -c "
+import json
+u = json.load(open('$tmp/out'))
+lines = [x for x in u['data'] if x['rental_id'] == '$id']
+assert [x['kind'] for x in lines] == ['charge'] and lines[0]['amount'] == '$cost', u
+assert lines[0]['gpu_count'] == 2 and lines[0]['term'] == 'on_demand', u
+" || fail "usage --json: $(cat "$tmp/out")"
+expect 0 "" T usage
+contains "$tmp/out" "$id  charge"
+expect 0 "" T usage --csv
+[[ "$(head -n 1 "$tmp/out")" == $'rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount\r' ]] ||
+    fail "usage --csv: $(head -n 2 "$tmp/out")"
+grep -q "^$id,charge,A100-80G,2,on_demand,[0-9]*,$cost,0.00,$cost"$'\r'"\$" "$tmp/out" ||
+    fail "usage --csv: no line for $id: $(cat "$tmp/out")"
+month=$(date -u +%Y-%m)
+expect 0 "" T invoice "$month" --json
+python3 -c "
+import json
+from decimal import Decimal as D
+v = json.load(open('$tmp/out'))
+assert v['month'] == '$month' and v['status'] == 'open', v
+assert D(v['total']) == sum(D(x['amount']) for x in v['lines']), v
+assert '$id' in [x['rental_id'] for x in v['lines']], v
+" || fail "invoice --json: $(cat "$tmp/out")"
+expect 0 "" T invoice "$month"
+contains "$tmp/out" "invoice $month (open)"
+expect_first 1 'gpurent: 400 bad request: month: must be a calendar month like "2026-11", not "2026-13"' \
+    T invoice 2026-13
+
 # ---- errors: the server's problem detail, exit status 1 ------------------------------------
 expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' T rentals show rnt_0000000000000
 expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' T rentals stop rnt_0000000000000
@@ -262,7 +293,7 @@ expect_first 2 "gpurent: rentals: missing verb" T rentals
 expect_first 2 "gpurent: unknown subcommand 'rental'" "$bin" rental
 
 # ---- --help on every noun (and verb) -------------------------------------------------------
-for noun in offers rentals balance usage tenants credits prices hosts coupons economics whatif; do
+for noun in offers rentals balance usage invoice tenants credits prices hosts coupons economics whatif; do
     expect 0 "" "$bin" "$noun" --help
     [[ "$(head -n 1 "$tmp/out")" == "usage: gpurent $noun"* ]] || fail "$noun --help: $(head -n 1 "$tmp/out")"
     expect 0 "" "$bin" help "$noun"

@@ -1492,6 +1492,277 @@ static void test_replay_equivalence(void **state)
     tmp_remove(&t);
 }
 
+/* ---- Usage: line items from the ledger (store_open_reader, store_usage) ------------------ */
+
+#define USAGE_MAX 64
+
+struct usage_got {
+    struct usage_line lines[USAGE_MAX];
+    char rental_ids[USAGE_MAX][ID_STR_MAX]; /* the borrowed strings, copied */
+    char kinds[USAGE_MAX][16];
+    size_t n;
+    struct usage_credit credits[USAGE_MAX];
+    size_t ncredits;
+    int64_t total, credits_total;
+};
+
+static int got_line(void *ctx, const struct usage_line *l)
+{
+    struct usage_got *g = ctx;
+
+    assert_true(g->n < USAGE_MAX);
+    g->lines[g->n] = *l;
+    snprintf(g->rental_ids[g->n], ID_STR_MAX, "%s", l->rental_id);
+    snprintf(g->kinds[g->n], sizeof(g->kinds[0]), "%s", l->kind);
+    g->lines[g->n].rental_id = g->rental_ids[g->n];
+    g->lines[g->n].kind = g->kinds[g->n];
+    g->lines[g->n].gpu_model = g->lines[g->n].term = NULL; /* borrowed: gone after the call */
+    g->n++;
+    g->total += l->amount;
+    return 0;
+}
+
+static int got_credit(void *ctx, const struct usage_credit *c)
+{
+    struct usage_got *g = ctx;
+
+    assert_true(g->ncredits < USAGE_MAX);
+    g->credits[g->ncredits] = *c;
+    g->credits[g->ncredits].kind = NULL;
+    g->ncredits++;
+    g->credits_total += c->amount;
+    return 0;
+}
+
+static void usage_read(struct store_reader *r, uint32_t wallet, int64_t from, int64_t to,
+                       struct usage_got *g)
+{
+    char err[ERR_CAP] = "";
+
+    memset(g, 0, sizeof(*g));
+    if (store_usage(r, wallet, from, to, got_line, got_credit, g, err, sizeof(err)) != 0)
+        fail_msg("store_usage: %s", err);
+}
+
+static uint32_t wallet_of(const struct engine *e, uint32_t tenant)
+{
+    struct tenant_view v;
+
+    assert_int_equal(engine_tenant(e, tenant, &v), 0);
+    return v.account;
+}
+
+static void assert_line(const struct usage_line *l, uint64_t rental, const char *kind,
+                        int64_t seconds, int64_t list, int64_t discount, int64_t amount)
+{
+    assert_int_equal(l->rental, rental);
+    assert_string_equal(l->kind, kind);
+    assert_int_equal(l->seconds, seconds);
+    assert_int_equal(l->list_amount, list);
+    assert_int_equal(l->discount, discount);
+    assert_int_equal(l->amount, amount);
+}
+
+/*
+ * Exact lines: an on-demand GPU at 7.60/h billed 3600 s is one charge line of 7.60 and
+ * 3600 s; a day package with 10 % off stopped after 6 h is a package line (the whole price and
+ * a day) and a refund line (the unused 18 h, net and discount); a top-up is a credit. Periods
+ * split the lines exactly, and the wallet moved by credits less the lines.
+ */
+static void test_usage_lines(void **state)
+{
+    struct tmp t;
+    struct driver d;
+    struct store_reader *r = NULL;
+    struct usage_got g, a, b;
+    struct command c;
+    struct cmd_rental_create q;
+    char err[ERR_CAP] = "";
+    uint64_t od, day;
+    uint32_t tenant, other, w;
+    (void)state;
+
+    tmp_make(&t);
+    memset(&d, 0, sizeof(d));
+    d.cfg = scenario_config();
+    assert_int_equal(engine_new(&d.e, &d.cfg), 0);
+    d.s = open_store(&t);
+    d.now = T0;
+    assert_int_equal(store_begin(d.s, err, sizeof(err)), 0);
+    drv_price(&d, A100, 81920, "7.60", NULL, "150.00", NULL, NULL);
+    memset(&c, 0, sizeof(c));
+    c.type = CMD_COUPON_CREATE;
+    c.u.coupon_create = (struct cmd_coupon_create){
+        .code = "DAY10", .percent_off_bp = 1000, .term = TERM_DAY, .automatic = true};
+    drv_cmd(&d, &c, 0);
+    drv_host(&d, "a100-1", A100, 8);
+    tenant = drv_tenant(&d, "acme", NULL);
+    other = drv_tenant(&d, "beta", NULL);
+    drv_credit(&d, tenant, "1000.00", "wire", NULL);
+    drv_credit(&d, other, "1000.00", "wire", NULL);
+    od = drv_rent(&d,
+                  &(struct cmd_rental_create){.tenant = tenant, .gpu_model = A100, .gpu_count = 1});
+    drv_rent(&d, &(struct cmd_rental_create){.tenant = other, .gpu_model = A100, .gpu_count = 2});
+    drv_agents(&d); /* both run from T0 */
+    drv_flush(&d);
+    drv_run_until(&d, T0 + HOUR);
+    drv_stop(&d, tenant, od, false);
+    q = req(tenant, A100, 1, TERM_DAY);
+    day = drv_rent(&d, &q);
+    drv_agents(&d);
+    drv_run_until(&d, T0 + 7 * HOUR);
+    drv_stop(&d, tenant, day, false);
+    drv_flush(&d);
+    store_rollback(d.s);
+
+    w = wallet_of(d.e, tenant);
+    assert_int_equal(store_open_reader(&r, t.db, err, sizeof(err)), 0);
+    usage_read(r, w, T0, T0 + 24 * HOUR, &g);
+    assert_int_equal(g.n, 3);
+    assert_line(&g.lines[0], od, "charge", 3600, M("7.60"), 0, M("7.60"));
+    assert_string_equal(g.lines[0].rental_id, "rnt_9wdvsq5zmmz0n");
+    assert_int_equal(g.lines[0].gpu_count, 1);
+    /* 150.00 less 10 %: 135.00 paid, 15.00 discount; 6 h used: 18 h (three quarters) back */
+    assert_line(&g.lines[1], day, "package", 86400, M("150.00"), M("15.00"), M("135.00"));
+    assert_line(&g.lines[2], day, "refund", -64800, -M("112.50"), -M("11.25"), -M("101.25"));
+    assert_int_equal(g.total, M("7.60") + M("135.00") - M("101.25"));
+    assert_int_equal(g.ncredits, 1);
+    assert_int_equal(g.credits[0].amount, M("1000.00"));
+    assert_int_equal(g.credits[0].at, T0);
+    /* the wallet moved by the credits less the lines */
+    assert_int_equal(engine_account_balance(d.e, w), g.credits_total - g.total);
+
+    /* a period split in two: the same money, the same time */
+    usage_read(r, w, T0, T0 + 30 * MIN, &a);
+    usage_read(r, w, T0 + 30 * MIN, T0 + 24 * HOUR, &b);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(b.n, 3);
+    assert_int_equal(a.lines[0].amount + b.lines[0].amount, M("7.60"));
+    assert_true(llabs(a.lines[0].seconds + b.lines[0].seconds - 3600) <= 1);
+    assert_int_equal(a.total + b.total, g.total);
+    assert_int_equal(a.ncredits + b.ncredits, 1);
+    /* [from, to): nothing before the first transfer, nothing at `to` */
+    usage_read(r, w, T0 - HOUR, T0, &a);
+    assert_int_equal(a.n + a.ncredits, 0);
+    /* another tenant's lines are its own */
+    usage_read(r, wallet_of(d.e, other), T0, T0 + 24 * HOUR, &b);
+    assert_int_equal(b.n, 1);
+    assert_string_equal(b.lines[0].kind, "charge");
+    {
+        /* still running: as far as its last settlement (to the last heartbeat) */
+        struct rental_view v;
+        assert_int_equal(engine_rental(d.e, b.lines[0].rental, &v), 0);
+        assert_int_equal(b.lines[0].amount, v.cost);
+        assert_int_equal(v.cost, money_prorate(M("15.20"), v.billed_us));
+        assert_int_equal(b.lines[0].seconds, v.billed_us / SEC);
+        assert_true(v.billed_us >= 6 * HOUR);
+    }
+    /* an empty period is refused */
+    assert_int_equal(store_usage(r, w, T0, T0, got_line, got_credit, &a, err, sizeof(err)),
+                     ERR_INVALID);
+
+    store_close_reader(r);
+    store_close(d.s);
+    free(d.events);
+    engine_free(d.e);
+    tmp_remove(&t);
+}
+
+/*
+ * The scenario of the replay test (every term, coupons, promotions, renewals, refunds,
+ * preemption, lost hosts): for every tenant, the lines over all time add up per rental to
+ * what the rental cost and was discounted, the lines' amounts to the wallet's transfers about
+ * rentals (read with SQL of our own), and the wallet's balance to credits less lines; and any
+ * split of the period gives the same money.
+ */
+static void test_usage_scenario(void **state)
+{
+    struct tmp t;
+    struct driver d;
+    struct scenario_ids x;
+    struct store_reader *r = NULL;
+    struct usage_got *all, *first, *second;
+    char err[ERR_CAP] = "";
+    size_t charges = 0, packages = 0, refunds = 0;
+    sqlite3 *db;
+    (void)state;
+
+    all = malloc(sizeof(*all));
+    first = malloc(sizeof(*first));
+    second = malloc(sizeof(*second));
+    assert_true(all && first && second);
+    tmp_make(&t);
+    memset(&d, 0, sizeof(d));
+    memset(&x, 0, sizeof(x));
+    d.cfg = scenario_config();
+    assert_int_equal(engine_new(&d.e, &d.cfg), 0);
+    d.s = open_store(&t);
+    run_scenario(&d, &x);
+    store_close(d.s);
+    db = peek_open(&t);
+    assert_int_equal(store_open_reader(&r, t.db, err, sizeof(err)), 0);
+    for (uint32_t n = 1; n <= engine_tenant_count(d.e); n++) {
+        uint32_t w = wallet_of(d.e, n);
+        int64_t paid, split;
+
+        usage_read(r, w, T0 - HOUR, T_END + HOUR, all);
+        paid = peek_i64(db,
+                        "SELECT COALESCE(SUM(CASE WHEN from_account = ?1 THEN amount"
+                        " ELSE -amount END), 0) FROM transfers"
+                        " WHERE (from_account = ?1 OR to_account = ?1) AND rental_num IS NOT NULL",
+                        w);
+        assert_int_equal(all->total, paid);
+        assert_int_equal(engine_account_balance(d.e, w), all->credits_total - all->total);
+        for (size_t i = 0; i < all->n; i++) {
+            struct rental_view v;
+            int64_t cost = 0, discount = 0;
+            assert_int_equal(engine_rental(d.e, all->lines[i].rental, &v), 0);
+            assert_int_equal(v.tenant, n);
+            for (size_t k = 0; k < all->n; k++) {
+                if (all->lines[k].rental == v.id) {
+                    cost += all->lines[k].amount;
+                    discount += all->lines[k].discount;
+                }
+            }
+            assert_int_equal(cost, v.cost);
+            assert_int_equal(discount, v.discount);
+            charges += strcmp(all->lines[i].kind, "charge") == 0;
+            packages += strcmp(all->lines[i].kind, "package") == 0;
+            refunds += strcmp(all->lines[i].kind, "refund") == 0;
+            assert_true(strcmp(all->lines[i].kind, "refund") == 0 ? all->lines[i].seconds <= 0
+                                                                  : all->lines[i].seconds >= 0);
+        }
+        /* split at an odd time: the same total */
+        usage_read(r, w, T0 - HOUR, T0 + 7 * HOUR + 17 * SEC, first);
+        usage_read(r, w, T0 + 7 * HOUR + 17 * SEC, T_END + HOUR, second);
+        split = first->total + second->total;
+        assert_int_equal(split, all->total);
+        assert_int_equal(first->credits_total + second->credits_total, all->credits_total);
+    }
+    /* every kind the scenario makes: on demand and spot, day/week/month packages, renewals */
+    assert_true(charges >= 6 && packages >= 3 && refunds >= 2);
+    /* on-demand rentals that ran to their end: the charge lines' seconds are the time billed */
+    {
+        struct rental_view v;
+        uint32_t w;
+        assert_int_equal(engine_rental(d.e, x.r_restart, &v), 0);
+        w = wallet_of(d.e, v.tenant);
+        usage_read(r, w, T0 - HOUR, T_END + HOUR, all);
+        for (size_t i = 0; i < all->n; i++) {
+            if (all->lines[i].rental == x.r_restart)
+                assert_true(llabs(all->lines[i].seconds - v.billed_us / SEC) <= 1);
+        }
+    }
+    sqlite3_close(db);
+    store_close_reader(r);
+    free(d.events);
+    engine_free(d.e);
+    free(all);
+    free(first);
+    free(second);
+    tmp_remove(&t);
+}
+
 /* A transfer stored under a seq must not change: a replay that diverges is caught. */
 static void test_put_events_idempotent_and_checked(void **state)
 {
@@ -1582,6 +1853,8 @@ int main(void)
         cmocka_unit_test(test_meta),
         cmocka_unit_test(test_put_events_idempotent_and_checked),
         cmocka_unit_test(test_replay_equivalence),
+        cmocka_unit_test(test_usage_lines),
+        cmocka_unit_test(test_usage_scenario),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

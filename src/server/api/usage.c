@@ -281,19 +281,19 @@ out:
 
 void api_usage(struct request *req, struct response *res)
 {
-    int64_t now = core_clock_now();
-    struct usage_query q = {.from = time_month_start(time_month_index(now)), .to = now};
+    struct usage_query q = {.to = core_clock_now()};
 
-    if (parse_format(req, res, &q.csv) < 0 || api_query_time(req, res, "from", &q.from) < 0 ||
-        api_query_time(req, res, "to", &q.to) < 0)
+    if (parse_format(req, res, &q.csv) < 0 || api_query_time(req, res, "to", &q.to) < 0)
+        return;
+    q.from = time_month_start(time_month_index(q.to - 1)); /* the month `to` ends */
+    if (api_query_time(req, res, "from", &q.from) < 0)
         return;
     if (q.from >= q.to) {
         http_problem(res, 400, "from: must be before to");
         return;
     }
     if (q.to - q.from > USAGE_PERIOD_MAX_DAYS * 86400 * USEC_PER_SEC) {
-        http_problem(res, 400, "to: the period from from to to is longer than %d days",
-                     USAGE_PERIOD_MAX_DAYS);
+        http_problem(res, 400, "to: must be at most %d days after from", USAGE_PERIOD_MAX_DAYS);
         return;
     }
     if (resolve_tenant(req, res, &q) < 0)
