@@ -366,7 +366,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     memset(&res, 0, sizeof(res));
-    dispatch(h->srv, conn, method, url, ctx, &res);
+    if (h->srv->log_level >= 2) {
+        int64_t t0 = core_clock_now();
+        dispatch(h->srv, conn, method, url, ctx, &res);
+        fprintf(stderr, "gpurent: %s %s %d %lldus\n", method, url, res.status,
+                (long long)(core_clock_now() - t0));
+    } else {
+        dispatch(h->srv, conn, method, url, ctx, &res);
+    }
     return send_response(conn, &res);
 }
 

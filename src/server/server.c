@@ -36,7 +36,8 @@ static const char serve_usage[] =
     "  --threads N              HTTP worker threads (default 4)\n"
     "  --heartbeat-timeout S    a host silent S seconds is down (default 60)\n"
     "  --lost-after S           a host down S seconds loses its rentals (default 300)\n"
-    "  --log-level N            0 quiet, 1 normal (default), 2 verbose\n"
+    "  --log-level N            0 quiet, 1 start-up and errors (default), 2 also one line\n"
+    "                           per request (method, path, status, microseconds)\n"
     "\n"
     "The first admin key comes from GPURENT_ADMIN_KEY, or is generated at the first start\n"
     "and printed once.\n";
@@ -68,6 +69,8 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         o->listen = env;
     if ((env = getenv("GPURENT_DATA_DIR")) != NULL && *env)
         o->data_dir = env;
+    if ((env = getenv("GPURENT_LOG_LEVEL")) != NULL && env[0] >= '0' && env[0] <= '2' && !env[1])
+        o->log_level = env[0] - '0';
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -104,7 +107,11 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
                 return ERR_INVALID;
             }
         } else if (strcmp(a, "--log-level") == 0) {
-            o->log_level = atoi(v);
+            if (strlen(v) != 1 || v[0] < '0' || v[0] > '2') {
+                fprintf(stderr, "gpurent: serve: --log-level must be 0, 1 or 2\n");
+                return ERR_INVALID;
+            }
+            o->log_level = v[0] - '0';
         } else {
             fprintf(stderr, "gpurent: serve: unknown option \"%s\"\n%s", a, serve_usage);
             return ERR_INVALID;
@@ -287,6 +294,7 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     snprintf(db, sizeof(db), "%s/gpurent.db", o.data_dir);
     memset(s, 0, sizeof(*s));
     snprintf(s->currency, sizeof(s->currency), "CNY");
+    s->log_level = o.log_level;
     snprintf(s->version, sizeof(s->version), "%s", GPURENT_VERSION);
     cc.db_path = db;
     cc.engine = o.engine;
@@ -319,15 +327,17 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
         fprintf(stderr, "gpurent: serve: %s\n", err);
         goto out;
     }
-    printf("gpurent: serving on http://%.*s:%u (data in %s)\n",
-           (int)(strrchr(o.listen, ':') - o.listen), o.listen, http_port(s->http), o.data_dir);
+    if (o.log_level >= 1)
+        printf("gpurent: serving on http://%.*s:%u (data in %s)\n",
+               (int)(strrchr(o.listen, ':') - o.listen), o.listen, http_port(s->http), o.data_dir);
     fflush(stdout);
     if (o.demo && start_demo(s, &o, hooks, err, sizeof(err)) < 0) {
         fprintf(stderr, "gpurent: serve: demo: %s\n", err);
         goto out;
     }
     sigwait(&sigs, &sig);
-    printf("gpurent: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (o.log_level >= 1)
+        printf("gpurent: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
 out:
     if (s->demo != NULL && hooks != NULL && hooks->demo_stop != NULL)

@@ -28,6 +28,7 @@ struct server {
     struct idem_table idem; /* Idempotency-Key replies (auth.h) */
     char currency[8];       /* "CNY" */
     void *demo;             /* the --demo fleet's state, or NULL */
+    int log_level;          /* 0 quiet, 1 start-up and errors, 2 one line per request */
     char version[16];
     int64_t started_at;
     struct api_records *api; /* the API layer's in-memory records (api/records.h) */
