@@ -354,6 +354,21 @@ bool api_get_member(struct api_fields *f, const char *name, bool required, json_
     return true;
 }
 
+bool api_text_ok(const char *s)
+{
+    json_t *j;
+    bool ok;
+
+    for (const char *c = s; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return false;
+    }
+    j = json_string(s); /* NULL when s is not valid UTF-8 (or out of memory) */
+    ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
 int api_parse_id(const char *prefix, const char *s, uint64_t max, uint64_t *out)
 {
     uint64_t n;

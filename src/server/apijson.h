@@ -117,6 +117,10 @@ bool api_get_id(struct api_fields *f, const char *name, bool required, const cha
 bool api_get_member(struct api_fields *f, const char *name, bool required, json_type type,
                     const json_t **out);
 
+/* Is s (a path segment or query argument, percent-decoded: any bytes) UTF-8 text without
+ * control characters? What reaches a command must be: the command log is JSON. */
+bool api_text_ok(const char *s);
+
 /* Decode a path or query id: 0 and *out, or ERR_NOTFOUND (malformed ids are unknown ids). */
 int api_parse_id(const char *prefix, const char *s, uint64_t max, uint64_t *out);
 

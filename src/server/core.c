@@ -29,7 +29,6 @@ struct core {
     pthread_rwlock_t engine_lock; /* write side: the engine thread, for a whole batch */
     pthread_mutex_t queue_lock;
     pthread_cond_t queue_cond; /* a job arrived, or stop */
-    pthread_cond_t done_cond;  /* a batch finished */
     struct core_job *head, *tail;
     bool stopping;
     bool thread_started;
@@ -210,10 +209,14 @@ static void *engine_thread(void *arg)
             fflush(stderr);
             _exit(70);
         }
+        /* wake each waiter on its own condition: a broadcast would wake every waiting HTTP
+           thread for every batch */
         pthread_mutex_lock(&c->queue_lock);
-        for (struct core_job *j = jobs; j != NULL; j = j->next)
+        for (struct core_job *j = jobs, *next; j != NULL; j = next) {
+            next = j->next; /* j may be gone as soon as it is signalled and the lock dropped */
             j->done = true;
-        pthread_cond_broadcast(&c->done_cond);
+            pthread_cond_signal(&j->wake);
+        }
         pthread_mutex_unlock(&c->queue_lock);
     }
     return NULL;
@@ -264,7 +267,6 @@ int core_open(struct core **out, const struct core_config *cfg, char *err, size_
     pthread_rwlock_init(&c->engine_lock, NULL);
     pthread_mutex_init(&c->queue_lock, NULL);
     pthread_cond_init(&c->queue_cond, NULL);
-    pthread_cond_init(&c->done_cond, NULL);
     r = engine_new(&c->e, &cfg->engine);
     if (r < 0) {
         snprintf(err, cap, "bad engine settings");
@@ -315,7 +317,6 @@ void core_close(struct core *c)
     pthread_rwlock_destroy(&c->engine_lock);
     pthread_mutex_destroy(&c->queue_lock);
     pthread_cond_destroy(&c->queue_cond);
-    pthread_cond_destroy(&c->done_cond);
     free(c);
 }
 
@@ -323,12 +324,14 @@ int core_submit(struct core *c, struct core_job *job)
 {
     job->next = NULL;
     job->done = false;
+    pthread_cond_init(&job->wake, NULL);
     job->status = 0;
     job->reply = NULL;
     memset(&job->result, 0, sizeof(job->result));
     pthread_mutex_lock(&c->queue_lock);
     if (c->stopping) {
         pthread_mutex_unlock(&c->queue_lock);
+        pthread_cond_destroy(&job->wake);
         return ERR_IO;
     }
     if (c->tail)
@@ -338,8 +341,9 @@ int core_submit(struct core *c, struct core_job *job)
     c->tail = job;
     pthread_cond_signal(&c->queue_cond);
     while (!job->done)
-        pthread_cond_wait(&c->done_cond, &c->queue_lock);
+        pthread_cond_wait(&job->wake, &c->queue_lock);
     pthread_mutex_unlock(&c->queue_lock);
+    pthread_cond_destroy(&job->wake);
     return 0;
 }
 

@@ -23,6 +23,8 @@
 #define GPURENT_CORE_H
 
 #include "../common/compat.h"
+
+#include <pthread.h>
 #include "../engine/engine.h"
 
 struct core;
@@ -75,6 +77,7 @@ struct core_job {
     /* private */
     struct core_job *next;
     bool done;
+    pthread_cond_t wake; /* signalled (under the core's queue lock) when done */
 };
 
 /* Queue job and wait until it is durable (0) or the batch failed (ERR_IO: nothing of it

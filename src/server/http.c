@@ -107,21 +107,60 @@ void http_reply(struct response *res, int status, char *text)
     res->content_type = "application/json";
 }
 
-/* JSON string escaping for the problem detail (no jansson at this edge). */
+/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0 when there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+    uint32_t cp;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) { /* stops at the NUL: it is not a continuation byte */
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* JSON string escaping for the problem detail (no jansson at this edge). The detail may echo
+ * a percent-decoded path (any bytes) or be cut inside a character: what is not UTF-8 becomes
+ * U+FFFD, so the body stays JSON. */
 static size_t escape(char *out, size_t cap, const char *s)
 {
     size_t n = 0;
 
-    for (; *s && n + 7 < cap; s++) {
+    while (*s && n + 7 < cap) {
         unsigned char c = (unsigned char)*s;
+        size_t len = utf8_len((const unsigned char *)s);
         if (c == '"' || c == '\\') {
             out[n++] = '\\';
             out[n++] = (char)c;
         } else if (c < 0x20) {
             n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else if (len == 0) {
+            n += (size_t)snprintf(out + n, cap - n, "\\ufffd");
+            len = 1;
         } else {
-            out[n++] = (char)c;
+            memcpy(out + n, s, len);
+            n += len;
         }
+        s += len;
     }
     out[n] = '\0';
     return n;

@@ -33,7 +33,7 @@ static const char serve_usage[] =
     "                           default ./gpurent-data)\n"
     "  --demo                   also run a simulated fleet (labelled simulated) and a demo\n"
     "                           tenant, and print their keys\n"
-    "  --threads N              HTTP worker threads (default 4)\n"
+    "  --threads N              HTTP worker threads (default 16)\n"
     "  --heartbeat-timeout S    a host silent S seconds is down (default 60)\n"
     "  --lost-after S           a host down S seconds loses its rentals (default 300)\n"
     "  --log-level N            0 quiet, 1 start-up and errors (default), 2 also one line\n"
@@ -63,7 +63,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
     o->listen = "127.0.0.1:8080";
     o->data_dir = "./gpurent-data";
     o->log_level = 1;
-    o->threads = 4;
+    o->threads = 16;
     engine_config_defaults(&o->engine);
     if ((env = getenv("GPURENT_LISTEN")) != NULL && *env)
         o->listen = env;

@@ -4,6 +4,7 @@ import os
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
@@ -63,6 +64,23 @@ class CatalogueTest(ServerTestCase):
             r = self.admin.put("/v1/prices/" + model, body)
             self.assertProblem(r, 400, field, msg="PUT prices %r" % body)
         self.assertEqual(self.prices(), before)
+
+    def test_price_model_in_the_path_must_be_text(self):
+        # the path is percent-decoded: a model name that is not UTF-8 text cannot be written to
+        # the command log (JSON), so it must be refused before the engine takes it (the server
+        # used to exit 70 on PUT /v1/prices/%FF, an admin-triggered crash)
+        before = self.prices()
+        for path in ("/v1/prices/%FF", "/v1/prices/GPU%C3", "/v1/prices/%C0%AF",
+                     "/v1/prices/a%0Ab"):
+            r = self.admin.put(path, {"on_demand_hourly": "1.00"})
+            self.assertProblem(r, 400, "gpu_model", msg="PUT " + path)
+            self.assertIsNone(self.server.proc.poll(), "the server exited on PUT " + path)
+        self.assertEqual(self.prices(), before)
+        # UTF-8 text is a name like any other
+        model = unique("GPU") + "\u00e9"
+        r = self.admin.put("/v1/prices/" + urllib.parse.quote(model), {"on_demand_hourly": "1.00"})
+        self.assertStatus(r, 200)
+        self.assertEqual(self.prices()[model]["on_demand_hourly"], "1.00")
 
     def test_offers(self):
         model = unique("GPU")

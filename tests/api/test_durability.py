@@ -2,7 +2,7 @@
 
 Eight client threads create tenants, credit them (with Idempotency-Keys) and create and stop
 rentals (with Idempotency-Keys) while an agent thread heartbeats twenty fake hosts and reports
-every assigned rental running, so rentals are billed. Mid-load the server gets SIGKILL. After
+every assigned rental running, so rentals are billed. Mid-load the server gets SIGKILL (and, in a second test, SIGTERM). After
 a restart on the same data directory:
   - the database files as the crash left them pass PRAGMA integrity_check;
   - every acknowledged tenant, credit, rental and stop is there with the same values;
@@ -27,7 +27,7 @@ from harness import (Server, FakeAgent, set_price, unique, micros, money,  # noq
                      ServerTestCase)
 
 THREADS = 8
-LOAD_SECONDS = float(os.environ.get("GPURENT_DURABILITY_SECONDS", "3"))
+LOAD_SECONDS = float(os.environ.get("GPURENT_DURABILITY_SECONDS", "2.5"))
 HOSTS = 20
 GPUS_PER_HOST = 8
 MAX_LIVE_PER_THREAD = 12
@@ -181,6 +181,13 @@ class DurabilityTest(unittest.TestCase):
         ServerTestCase.assertStatus(self, r, status, msg)
 
     def test_kill9_mid_load(self):
+        self.crash_mid_load("SIGKILL")
+
+    def test_sigterm_mid_load(self):
+        # a clean stop under load: in-flight requests are answered or refused, never half done
+        self.crash_mid_load("SIGTERM")
+
+    def crash_mid_load(self, how):
         srv = self.server
         model = unique("DUR")
         set_price(srv, model, "7.60")
@@ -193,7 +200,10 @@ class DurabilityTest(unittest.TestCase):
         for w in workers:
             w.start()
         time.sleep(LOAD_SECONDS)
-        srv.kill9()  # mid-load: requests are in flight
+        if how == "SIGKILL":
+            srv.kill9()  # mid-load: requests are in flight
+        else:
+            self.assertEqual(srv.stop(), 0, "exit status on SIGTERM under load")
         stop_flag.set()
         for w in workers + [loop]:
             w.join(15)
@@ -217,7 +227,7 @@ class DurabilityTest(unittest.TestCase):
         shutil.copytree(srv.data_dir, crash_copy)
         for db in dbs:
             copy = os.path.join(crash_copy, os.path.relpath(db, srv.data_dir))
-            self.assertEqual(integrity(copy), ["ok"], "after kill -9: " + db)
+            self.assertEqual(integrity(copy), ["ok"], "after %s: %s" % (how, db))
 
         srv.start()
         admin = srv.admin
@@ -317,8 +327,8 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         for db in srv.db_files():
             self.assertEqual(integrity(db), ["ok"], db)
-        print("\ndurability: %d tenants, %d credits, %d rentals, %d stops acknowledged; "
-              "%d heartbeats" % (n_ack + (loop.beats,)), file=sys.stderr)
+        print("\ndurability (%s): %d tenants, %d credits, %d rentals, %d stops acknowledged; "
+              "%d heartbeats" % ((how,) + n_ack + (loop.beats,)), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -214,5 +214,33 @@ class HostsTest(ServerTestCase):
         self.assertProblem(r, 401)
 
 
+    def test_join_token_race_and_duplicate_gpu(self):
+        import threading
+        agent = FakeAgent(self.server, self.model, gpus=1)
+        tok = self.admin.post("/v1/join-tokens", {}).json["token"]
+        r = self.server.anon.post("/v1/agent/register", {
+            "join_token": tok, "hostname": unique("dup"),
+            "gpus": [{"index": 0, "uuid": agent.uuids[0], "model": self.model,
+                      "memory_mib": 1024}]})
+        self.assertProblem(r, 409, "uuid", msg="a GPU registered twice")
+        before = len(self.admin.list_all("/v1/hosts"))
+        out = []
+        barrier = threading.Barrier(8)
+
+        def register(i):
+            barrier.wait()
+            out.append(self.server.anon.post("/v1/agent/register", {
+                "join_token": tok, "hostname": unique("race"),
+                "gpus": [{"index": 0, "uuid": "GPU-" + unique(), "model": self.model,
+                          "memory_mib": 1024}]}).status)
+        ts = [threading.Thread(target=register, args=(i,)) for i in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(sorted(out), [201] + [401] * 7, "one token, one host")
+        self.assertEqual(len(self.admin.list_all("/v1/hosts")), before + 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,6 +1,7 @@
 """API: the platform routes, authentication and roles, and the request limits every route
 shares (content type, malformed and oversized bodies, nesting depth, problem+json errors)."""
 
+import json
 import os
 import re
 import sys
@@ -166,6 +167,22 @@ class PlatformTest(ServerTestCase):
         self.assertIsInstance(r.json["title"], str)
         self.assertTrue(r.json["title"])
         self.assertIsInstance(r.json["detail"], str)
+
+    def test_problem_body_is_utf8_json_for_any_path(self):
+        # a problem's detail echoes the (percent-decoded) path: bytes that are not UTF-8, or a
+        # character cut by the detail's length limit, must not make the body invalid JSON
+        _, tenant = make_tenant(self.server, credit=None)
+        for path in ("/v1/rentals/rnt_%FF%FE", "/v1/rentals/" + "a" * 39 + "%C3%A9",
+                     "/v1/rentals/%ED%A0%80", "/v1/nope/%C0%AF"):
+            r = tenant.get(path)
+            self.assertProblem(r, 404, msg="GET " + path)
+            try:
+                text = r.raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                self.fail("GET %s: the problem body is not UTF-8 (%s): %r" % (path, e, r.raw))
+            self.assertEqual(json.loads(text)["status"], 404)
+        r = tenant.get("/v1/rentals/%C3%A9")
+        self.assertIn("\u00e9", r.raw.decode("utf-8"))  # UTF-8 text is kept as it is
 
     def test_ids_have_prefixes(self):
         tid, _ = make_tenant(self.server, credit=None)

@@ -815,6 +815,28 @@ class RentalsTest(ServerTestCase):
         self.assertEqual(len({r.json["id"] for r in replies}), 1)
         self.assertEqual(len(tenant.list_all("/v1/rentals")), 1)
 
+    def test_hundred_concurrent_creates_with_one_key(self):
+        # 100 clients retry one request at once: exactly one rental, every reply the same
+        FakeAgent(self.server, self.model, gpus=8)
+        _, tenant = make_tenant(self.server)
+        key = {"Idempotency-Key": unique("race100")}
+        body = {"gpu_model": self.model, "gpu_count": 1, "term": "on_demand"}
+        before = self.available()
+        replies = self.parallel(100, lambda i: tenant.post("/v1/rentals", body, headers=key))
+        self.assertEqual({r.status for r in replies}, {201}, [r for r in replies][:3])
+        self.assertEqual(len({r.json["id"] for r in replies}), 1)
+        self.assertEqual(len({r.text for r in replies}), 1)
+        self.assertEqual(sum(1 for r in replies if "idempotent-replayed" not in r.headers), 1)
+        self.assertEqual(len(tenant.list_all("/v1/rentals")), 1)
+        self.assertEqual(self.available(), before - 1)
+        # another tenant's request under the same key is its own, and sees nothing of the first
+        _, other = make_tenant(self.server)
+        r = other.post("/v1/rentals", body, headers=key)
+        self.assertStatus(r, 201)
+        self.assertNotIn("idempotent-replayed", r.headers)
+        self.assertNotEqual(r.json["id"], replies[0].json["id"])
+        self.assertNotEqual(r.json["tenant_id"], replies[0].json["tenant_id"])
+
     def test_concurrent_credits_add_up(self):
         tid, _ = make_tenant(self.server, credit=None)
 
@@ -825,6 +847,22 @@ class RentalsTest(ServerTestCase):
         got = self.parallel(8, credit)
         self.assertEqual({s for g in got for s in g}, {201})
         self.assertEqual(self.balance(tid), "0.0002")
+
+    def test_balance_and_credit_limit_at_their_largest(self):
+        # balance and credit_limit may each be MONEY_MAX (2^62 micro-units): their sum must not
+        # wrap (it used to, and the richest tenant got 402 "0.00 available")
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server, credit=None)
+        most = money(2**62)
+        self.assertStatus(self.admin.post("/v1/tenants/%s/credits" % tid,
+                                          {"amount": most, "reference": "max"}), 201)
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid, {"credit_limit": most}), 200)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        agent.run(rid)  # billing: the balance has a burn and a runway
+        b = tenant.get("/v1/balance")
+        self.assertStatus(b, 200)
+        self.assertGreater(b.json["runway_seconds"], 0, b.json)
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid, {}), 200)
 
     def test_money_overflow_is_refused(self):
         tid, _ = make_tenant(self.server, credit=None)

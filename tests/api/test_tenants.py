@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -203,6 +204,27 @@ class TenantsTest(ServerTestCase):
             self.assertEqual(r.json["balance"], "250.00")
         self.assertEqual(self.get_tenant(tid)["balance"], "500.00")
 
+    def test_concurrent_credits_with_one_key(self):
+        tid, _ = make_tenant(self.server, credit=None)
+        path = "/v1/tenants/%s/credits" % tid
+        key = {"Idempotency-Key": unique("credit-race")}
+        body = {"amount": "12.34", "reference": "wire 1"}
+        out = [None] * 50
+        barrier = threading.Barrier(len(out))
+
+        def run(i):
+            barrier.wait()
+            out[i] = self.admin.post(path, body, headers=key)
+
+        ts = [threading.Thread(target=run, args=(i,)) for i in range(len(out))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual({r.status for r in out}, {201})
+        self.assertEqual(len({r.text for r in out}), 1)
+        self.assertEqual(self.get_tenant(tid)["balance"], "12.34")
+
     def test_tenant_key_sees_only_itself(self):
         tid, tenant = make_tenant(self.server)
         other, _ = make_tenant(self.server, credit="5.00")
@@ -233,6 +255,8 @@ class TenantsTest(ServerTestCase):
         self.assertProblem(other.delete("/v1/keys/" + kid), 404)
         self.assertNotIn(kid, {k["id"] for k in other.get("/v1/keys").json["data"]})
         self.assertStatus(self.server.client(secret).get("/v1/balance"), 200)
+        # naming another tenant's id is a 404, as on every route (no existence oracle)
+        self.assertProblem(other.get("/v1/keys?tenant_id=" + tid), 404)
         # admin sees any
         self.assertIn(kid, {k["id"] for k in self.admin.list_all("/v1/keys")})
 

@@ -1,7 +1,8 @@
-"""API: what time does on the real clock, and restarts. The server runs with
+"""API: what time does on the real clock, and restarts. TimeoutsTest's server runs with
 --heartbeat-timeout 2 --lost-after 4 so a silent host goes down in 2 s and loses its rentals
 2 s later; the tests drive heartbeats by hand and check the bills exactly (within the
-client's view of the heartbeat times)."""
+client's view of the heartbeat times). RestartTest stops (SIGTERM, then SIGKILL) and restarts
+a server with a running rental."""
 
 import os
 import sys
@@ -135,6 +136,22 @@ class TimeoutsTest(ServerTestCase):
         self.assertEqual(self.admin.get("/v1/tenants/" + tid).json["balance"],
                          money(1000 * 10**6 - micros(got["cost"])))
 
+
+class RestartTest(ServerTestCase):
+    """Restarts on the default heartbeat timeout (60 s), so a slow restart cannot take the
+    host down and change the bill."""
+
+    def setUp(self):
+        self.model = unique("GPU")
+        set_price(self.server, self.model, "7.60")
+
+    def rental(self, client, rid):
+        r = client.get("/v1/rentals/" + rid)
+        self.assertStatus(r, 200)
+        return r.json
+
+    assertCostIn = TimeoutsTest.assertCostIn
+
     def test_restart_keeps_everything(self):
         srv = self.server
         agent = FakeAgent(srv, self.model, gpus=4)
@@ -184,8 +201,8 @@ class TimeoutsTest(ServerTestCase):
         _, h0, h1 = agent.heartbeat()
         s = tenant.post("/v1/rentals/%s/stop" % rid, {})
         self.assertStatus(s, 200)
-        # the restarts took less than the heartbeat timeout: the host never went down, so the
-        # whole span from running to the last heartbeat is billed
+        # the host never went down (60 s timeout): the whole span from running to the last
+        # heartbeat is billed
         self.assertCostIn(s.json["cost"], h0 - r1, h1 - r0, rate=2 * RATE)
         t = srv.admin.get("/v1/tenants/" + tid).json
         self.assertEqual(t["balance"], money(1000 * 10**6 - micros(before["done"]["cost"]) -

@@ -65,6 +65,8 @@ void api_price_set(struct request *req, struct response *res)
     }
     if (!api_failed(&f) && (strlen(p->gpu_model) == 0 || strlen(p->gpu_model) > MODEL_MAX_BYTES))
         api_fail(&f, "gpu_model: must be 1 to %d bytes", MODEL_MAX_BYTES);
+    if (!api_failed(&f) && !api_text_ok(p->gpu_model))
+        api_fail(&f, "gpu_model: must be UTF-8 text without control characters");
     if (api_failed(&f)) {
         http_problem(res, err.status, "%s", err.detail);
         goto out;

@@ -367,7 +367,9 @@ void api_balance(struct request *req, struct response *res)
     json_object_set_new(j, "live_rentals", json_integer(tv.live_rentals));
     if (tv.hourly_burn > 0) {
         /* how long balance + credit lasts at the current burn (null: nothing burns) */
-        int64_t avail = tv.balance + tv.credit_limit;
+        int64_t avail;
+        if (__builtin_add_overflow(tv.balance, tv.credit_limit, &avail)) /* each <= 2^62 */
+            avail = MONEY_MAX;
         int64_t us = avail > 0 ? money_affordable_us(tv.hourly_burn, avail) : 0;
         json_object_set_new(j, "runway_seconds", json_integer(us / USEC_PER_SEC));
     } else {
@@ -466,6 +468,10 @@ void api_key_list(struct request *req, struct response *res)
     if (http_query(req, "tenant_id") != NULL &&
         api_parse_id(ID_TENANT, http_query(req, "tenant_id"), UINT32_MAX, &only_tenant) < 0) {
         http_problem(res, 400, "tenant_id: must be an id like \"%s_...\"", ID_TENANT);
+        return;
+    }
+    if (req->who.role == ROLE_TENANT && only_tenant != 0 && only_tenant != req->who.tenant) {
+        http_problem(res, 404, "unknown tenant"); /* as everywhere: another's id is unknown */
         return;
     }
     data = json_array();
