@@ -342,8 +342,12 @@ static void month_roll(struct tenant *t, int64_t now)
 static int64_t spendable(const struct engine *e, struct tenant *t, const struct rental *r,
                          enum limit_kind *which)
 {
-    int64_t limit = tenant_balance(e, t) + t->credit_limit;
-    int64_t spent = month_spent_at(t, e->now);
+    int64_t limit, spent = month_spent_at(t, e->now);
+
+    /* each may be MONEY_MAX (2^62): the sum may pass INT64_MAX (only upwards: the credit limit
+       is not negative); it then saturates at MONEY_MAX, more than any charge can take */
+    if (__builtin_add_overflow(tenant_balance(e, t), t->credit_limit, &limit))
+        limit = MONEY_MAX;
 
     *which = LIMIT_FUNDS;
     if (t->monthly_budget > 0 && t->monthly_budget - spent < limit) {
