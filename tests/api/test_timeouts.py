@@ -1,6 +1,6 @@
 """API: what time does on the real clock, and restarts. TimeoutsTest's server runs with
---heartbeat-timeout 2 --lost-after 4 so a silent host goes down in 2 s and loses its rentals
-2 s later; the tests drive heartbeats by hand and check the bills exactly (within the
+--heartbeat-timeout 2 --lost-after 8 so a silent host goes down in 2 s and loses its rentals
+6 s later; the tests drive heartbeats by hand and check the bills exactly (within the
 client's view of the heartbeat times). RestartTest stops (SIGTERM, then SIGKILL) and restarts
 a server with a running rental."""
 
@@ -21,7 +21,7 @@ def now_us():
 
 
 class TimeoutsTest(ServerTestCase):
-    args = ["--heartbeat-timeout", "2", "--lost-after", "4"]
+    args = ["--heartbeat-timeout", "2", "--lost-after", "8"]  # lost_after leaves room for a loaded CI
 
     @classmethod
     def setUpClass(cls):
@@ -78,8 +78,8 @@ class TimeoutsTest(ServerTestCase):
                                         "term": "on_demand"})
         self.assertProblem(r, 409)
         got = self.wait_for("the rental to end host_failed", lambda: (
-            lambda x: x if x["state"] == "ended" else None)(self.rental(tenant, rid)), 6)
-        self.assertGreaterEqual(now_us() - h0, 3_900_000, "lost before lost_after")
+            lambda x: x if x["state"] == "ended" else None)(self.rental(tenant, rid)), 10)
+        self.assertGreaterEqual(now_us() - h0, 7_900_000, "lost before lost_after")
         self.assertEqual(got["end_reason"], "host_failed")
         self.assertCostIn(got["cost"], h0 - r1, h1 - r0)
         r = self.admin.get("/v1/tenants/" + tid).json
