@@ -23,9 +23,14 @@ struct http_server {
 
 /* Per-request state between libmicrohttpd's calls. */
 struct req_ctx {
+    const struct route *route;           /* resolved on the first call */
+    struct principal who;                /* the caller, checked on the first call */
+    char pbuf[512];                      /* the path parameters' text */
+    const char *params[HTTP_PARAMS_MAX]; /* into pbuf */
     char *body;
     size_t len, cap;
     bool too_large;
+    bool answered; /* a response was queued on the first call */
 };
 
 const char *http_query(const struct request *req, const char *name)
@@ -280,24 +285,27 @@ static bool is_json(const char *ct)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static void dispatch(struct server *srv, struct MHD_Connection *conn, const char *method,
-                     const char *url, struct req_ctx *ctx, struct response *res)
+/*
+ * Match the route and check the key and the role: on the request's first call, before any
+ * of its body is read, so an unauthenticated caller can make the server buffer nothing.
+ * Returns the route, or NULL with the error response in res.
+ */
+static const struct route *resolve(struct server *srv, struct MHD_Connection *conn,
+                                   const char *method, const char *url, struct req_ctx *ctx,
+                                   struct response *res)
 {
-    char pbuf[512];
-    struct request req;
     const struct route *route = NULL;
     bool path_known = false;
     const char *auth;
 
-    memset(&req, 0, sizeof(req));
     for (size_t i = 0; i < http_route_count; i++) {
         const char *params[HTTP_PARAMS_MAX] = {0};
-        if (!match(http_routes[i].pattern, url, pbuf, sizeof(pbuf), params))
+        if (!match(http_routes[i].pattern, url, ctx->pbuf, sizeof(ctx->pbuf), params))
             continue;
         path_known = true;
         if (strcmp(http_routes[i].method, method) == 0) {
             route = &http_routes[i];
-            memcpy(req.params, params, sizeof(params));
+            memcpy(ctx->params, params, sizeof(params));
             break;
         }
     }
@@ -306,14 +314,8 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn, const char
             http_problem(res, 405, "method %s is not allowed on %s", method, url);
         else
             http_problem(res, 404, "no such route: %s %s", method, url);
-        return;
+        return NULL;
     }
-    req.method = method;
-    req.path = url;
-    req.srv = srv;
-    req.conn = conn;
-    req.body = ctx && ctx->body ? ctx->body : "";
-    req.body_len = ctx ? ctx->len : 0;
     /* the key first: an unauthenticated caller learns nothing about its request */
     auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (route->roles != ROLE_PUBLIC) {
@@ -321,24 +323,42 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn, const char
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
             http_problem(res, 401, "missing API key: send Authorization: Bearer <key>");
             http_add_header(res, "WWW-Authenticate", "Bearer");
-            return;
+            return NULL;
         }
-        rc = keyring_lookup(&srv->keys, auth + 7, &req.who);
+        rc = keyring_lookup(&srv->keys, auth + 7, &ctx->who);
         if (rc < 0) {
             http_problem(res, 401,
                          rc == ERR_INVALID ? "malformed API key" : "unknown or revoked API key");
             http_add_header(res, "WWW-Authenticate", "Bearer");
-            return;
+            return NULL;
         }
-        if (!(route->roles & (unsigned)req.who.role)) {
+        if (!(route->roles & (unsigned)ctx->who.role)) {
             http_problem(res, 403, "this route is not for %s keys",
-                         req.who.role == ROLE_ADMIN    ? "admin"
-                         : req.who.role == ROLE_TENANT ? "tenant"
-                                                       : "agent");
-            return;
+                         ctx->who.role == ROLE_ADMIN    ? "admin"
+                         : ctx->who.role == ROLE_TENANT ? "tenant"
+                                                        : "agent");
+            return NULL;
         }
     }
-    if (ctx && ctx->too_large) {
+    return route;
+}
+
+static void dispatch(struct server *srv, struct MHD_Connection *conn, const char *method,
+                     const char *url, struct req_ctx *ctx, struct response *res)
+{
+    const struct route *route = ctx->route;
+    struct request req;
+
+    memset(&req, 0, sizeof(req));
+    memcpy(req.params, ctx->params, sizeof(req.params));
+    req.who = ctx->who;
+    req.method = method;
+    req.path = url;
+    req.srv = srv;
+    req.conn = conn;
+    req.body = ctx->body ? ctx->body : "";
+    req.body_len = ctx->len;
+    if (ctx->too_large) {
         http_problem(res, 413, "request body is larger than %d bytes", HTTP_BODY_MAX);
         return;
     }
@@ -371,10 +391,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
 
     if (ctx == NULL) {
+        const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         ctx = calloc(1, sizeof(*ctx));
         if (ctx == NULL)
             return MHD_NO;
         *con_cls = ctx;
+        memset(&res, 0, sizeof(res));
+        ctx->route = resolve(h->srv, conn, method, url, ctx, &res);
+        if (ctx->route != NULL && length != NULL && strtoull(length, NULL, 10) > HTTP_BODY_MAX)
+            http_problem(&res, 413, "request body is larger than %d bytes", HTTP_BODY_MAX);
+        if (res.status != 0) { /* answered before reading a byte of the body */
+            ctx->answered = true;
+            return send_response(conn, &res);
+        }
+        return MHD_YES;
+    }
+    if (ctx->answered) { /* whatever still arrives is dropped unread */
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
