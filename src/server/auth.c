@@ -11,6 +11,7 @@
 #include "../common/err.h"
 #include "../common/ids.h"
 #include "auth.h"
+#include "core.h"
 
 #define KEY_PREFIX   "gpr_"
 #define KEY_BODY_LEN 32
@@ -70,6 +71,7 @@ int keyring_init(struct keyring *k, const unsigned char secret[AUTH_SECRET_LEN])
 void keyring_release(struct keyring *k)
 {
     free(k->keys);
+    free(k->flushed);
     hmap_release(&k->by_hash);
     hmap_release(&k->by_id);
     pthread_mutex_destroy(&k->lock);
@@ -129,17 +131,25 @@ int keyring_add(struct keyring *k, const struct key_record *rec)
     if (k->count == k->cap) {
         uint32_t cap = k->cap ? k->cap * 2 : 64;
         struct key_record *kk = realloc(k->keys, cap * sizeof(*kk));
+        int64_t *ff;
         if (kk == NULL) {
             rc = ERR_NOMEM;
             goto out;
         }
         k->keys = kk;
+        ff = realloc(k->flushed, cap * sizeof(*ff));
+        if (ff == NULL) {
+            rc = ERR_NOMEM;
+            goto out;
+        }
+        k->flushed = ff;
         k->cap = cap;
     }
     if (hmap_put(&k->by_id, rec->id, k->count) < 0 || hmap_put(&k->by_hash, h, k->count) < 0) {
         rc = ERR_NOMEM;
         goto out;
     }
+    k->flushed[k->count] = rec->last_used_at;
     k->keys[k->count++] = *rec;
 out:
     pthread_mutex_unlock(&k->lock);
@@ -160,12 +170,30 @@ int keyring_lookup(struct keyring *k, const char *text, struct principal *out)
     pthread_mutex_lock(&k->lock);
     if (hmap_get(&k->by_hash, h, &i) == 0 && sodium_memcmp(k->keys[i].hash, hash, 32) == 0 &&
         k->keys[i].revoked_at == 0) {
+        k->keys[i].last_used_at = core_clock_now();
         memset(out, 0, sizeof(*out));
         out->role = (enum role)k->keys[i].role;
         out->tenant = k->keys[i].tenant;
         out->host = k->keys[i].host;
         snprintf(out->key_id, sizeof(out->key_id), "%s", k->keys[i].id);
         rc = 0;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return rc;
+}
+
+int keyring_flush(struct keyring *k, struct store *st, int64_t min_age_us, char *err, size_t cap)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&k->lock);
+    for (uint32_t i = 0; i < k->count && rc == 0; i++) {
+        if (k->keys[i].last_used_at == 0 || k->keys[i].last_used_at == k->flushed[i] ||
+            k->keys[i].last_used_at - k->flushed[i] < min_age_us)
+            continue;
+        rc = store_put_key(st, &k->keys[i], err, cap);
+        if (rc == 0)
+            k->flushed[i] = k->keys[i].last_used_at;
     }
     pthread_mutex_unlock(&k->lock);
     return rc;

@@ -31,6 +31,7 @@ struct keyring {
     uint32_t count, cap;
     struct hmap by_hash; /* hex(hash) -> index */
     struct hmap by_id;   /* key id -> index */
+    int64_t *flushed;    /* owned; per key, the last_used_at the store has */
 };
 
 int keyring_init(struct keyring *k, const unsigned char secret[AUTH_SECRET_LEN]);
@@ -50,6 +51,13 @@ int keyring_add(struct keyring *k, const struct key_record *rec);
 /* Who holds this key? 0 and *out, ERR_INVALID (malformed or bad checksum) or ERR_NOTFOUND
  * (unknown or revoked). */
 int keyring_lookup(struct keyring *k, const char *text, struct principal *out);
+/*
+ * Write to the store (inside the engine thread's transaction) every key whose last use is
+ * at least min_age_us newer than what the store has: last_used_at is kept in memory on each
+ * lookup and reaches the store at most once per min_age_us per key (0: all, at shutdown).
+ */
+int keyring_flush(struct keyring *k, struct store *st, int64_t min_age_us, char *err, size_t cap);
+
 /* Is the key text well-formed (prefix, alphabet, length, checksum)? */
 bool key_well_formed(const char *text);
 

@@ -34,6 +34,8 @@ struct core {
     bool thread_started;
     pthread_t thread;
     int64_t last_now;
+    int (*batch_hook)(void *arg, struct store *st, int64_t now, char *err, size_t cap);
+    void *batch_arg;
     struct event events[EVENT_CHUNK];
 };
 
@@ -153,6 +155,11 @@ static int run_batch(struct core *c, struct core_job *jobs, char *err, size_t ca
             }
         }
     }
+    if (in_txn && c->batch_hook != NULL) {
+        rc = c->batch_hook(c->batch_arg, c->store, now, err, cap);
+        if (rc < 0)
+            goto out;
+    }
     rc = flush_events(c, &in_txn, err, cap);
     if (rc < 0)
         goto out;
@@ -267,6 +274,8 @@ int core_open(struct core **out, const struct core_config *cfg, char *err, size_
     pthread_rwlock_init(&c->engine_lock, NULL);
     pthread_mutex_init(&c->queue_lock, NULL);
     pthread_cond_init(&c->queue_cond, NULL);
+    c->batch_hook = cfg->batch_hook;
+    c->batch_arg = cfg->batch_arg;
     r = engine_new(&c->e, &cfg->engine);
     if (r < 0) {
         snprintf(err, cap, "bad engine settings");

@@ -33,6 +33,11 @@ struct store;
 struct core_config {
     const char *db_path;         /* the SQLite file */
     struct engine_config engine; /* engine settings (timeouts...) */
+    /* Called on the engine thread in each batch that writes, inside its transaction, for
+     * the server's own periodic writes (keys' last use); may be NULL. Non-zero fails the
+     * batch. */
+    int (*batch_hook)(void *arg, struct store *st, int64_t now, char *err, size_t cap);
+    void *batch_arg;
 };
 
 /* Open the store and replay its command log into a fresh engine. The engine thread is not

@@ -125,6 +125,29 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
     return 0;
 }
 
+#define KEY_USE_FLUSH_US (60 * USEC_PER_SEC)
+
+/* The batch hook: keys' last use reaches the store at most once a minute per key, and the
+ * keyring is walked at most every 10 s. */
+static int flush_key_use(void *arg, struct store *st, int64_t now, char *err, size_t cap)
+{
+    static int64_t last; /* engine thread only */
+    struct server *s = arg;
+
+    if (now - last < 10 * USEC_PER_SEC)
+        return 0;
+    last = now;
+    return keyring_flush(&s->keys, st, KEY_USE_FLUSH_US, err, cap);
+}
+
+static int flush_all_key_use(struct core_job *job, struct engine *e, struct store *st, int64_t now)
+{
+    char err[256];
+    (void)e;
+    (void)now;
+    return keyring_flush(job->ctx, st, 0, err, sizeof(err));
+}
+
 static int load_key(void *ctx, const struct key_record *k)
 {
     return keyring_add(ctx, k);
@@ -298,6 +321,8 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     snprintf(s->version, sizeof(s->version), "%s", GPURENT_VERSION);
     cc.db_path = db;
     cc.engine = o.engine;
+    cc.batch_hook = flush_key_use;
+    cc.batch_arg = s;
     /* handle SIGINT/SIGTERM in this thread only: block them before any thread starts */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -344,6 +369,10 @@ out:
         hooks->demo_stop(s->demo);
     http_stop(s->http);
     store_close_reader(s->reader); /* no handler runs once http_stop returned */
+    if (status == 0) {             /* the keys' last use, to the second, before the store closes */
+        struct core_job job = {.after = flush_all_key_use, .ctx = &s->keys};
+        core_submit(s->core, &job);
+    }
     core_close(s->core);
     keyring_release(&s->keys);
     idem_release(&s->idem);

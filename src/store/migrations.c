@@ -161,7 +161,8 @@ static const char migration_1[] =
     "    tenant_id  TEXT,              -- tenant keys: the tenant\n"
     "    host_id    TEXT,              -- agent keys: the host\n"
     "    created_at INTEGER NOT NULL,\n"
-    "    revoked_at INTEGER            -- NULL while the key is live\n"
+    "    revoked_at INTEGER,           -- NULL while the key is live\n"
+    "    last_used_at INTEGER          -- NULL until used; written at most once a minute\n"
     ");\n"
 
     "CREATE TABLE idempotency (\n"

@@ -123,12 +123,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ALERT] = "INSERT INTO alerts (at, kind, hosts_down, hosts_total) VALUES (?1, ?2, ?3, ?4)"
                  " ON CONFLICT DO NOTHING",
     [ST_KEY_PUT] = "INSERT INTO api_keys (id, prefix, hash, role, tenant_id, host_id, created_at,"
-                   " revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                   " revoked_at, last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                    " ON CONFLICT (id) DO UPDATE SET prefix = excluded.prefix,"
                    " hash = excluded.hash, role = excluded.role, tenant_id = excluded.tenant_id,"
                    " host_id = excluded.host_id, created_at = excluded.created_at,"
-                   " revoked_at = excluded.revoked_at",
-    [ST_KEY_LOAD] = "SELECT id, prefix, hash, role, tenant_id, host_id, created_at, revoked_at"
+                   " revoked_at = excluded.revoked_at, last_used_at = excluded.last_used_at",
+    [ST_KEY_LOAD] = "SELECT id, prefix, hash, role, tenant_id, host_id, created_at, revoked_at,"
+                    " last_used_at"
                     " FROM api_keys ORDER BY created_at, id",
     [ST_IDEM_PUT] = "INSERT INTO idempotency (scope, key, body_hash, status, reply)"
                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope, key) DO NOTHING",
@@ -804,6 +805,7 @@ int store_put_key(struct store *s, const struct key_record *k, char *err, size_t
     b |= bind_id(st, 6, host, "hst", k->host);
     b |= sqlite3_bind_int64(st, 7, k->created_at);
     b |= bind_opt(st, 8, k->revoked_at);
+    b |= bind_opt(st, 9, k->last_used_at);
     return run(s, st, b, "put key", err, cap);
 }
 
@@ -851,6 +853,7 @@ int store_load_keys(struct store *s, store_key_fn fn, void *ctx, char *err, size
         k.role = sqlite3_column_int(st, 3);
         k.created_at = sqlite3_column_int64(st, 6);
         k.revoked_at = sqlite3_column_int64(st, 7); /* NULL reads as 0: live */
+        k.last_used_at = sqlite3_column_int64(st, 8);
         ret = fn(ctx, &k);
         if (ret != 0)
             break;

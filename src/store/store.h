@@ -68,7 +68,8 @@ struct key_record {
     uint32_t tenant;        /* for tenant keys */
     uint32_t host;          /* for agent keys */
     int64_t created_at;
-    int64_t revoked_at; /* 0 = live */
+    int64_t revoked_at;   /* 0 = live */
+    int64_t last_used_at; /* 0 = never; kept to the minute (auth.c flushes it) */
 };
 int store_put_key(struct store *s, const struct key_record *k, char *err, size_t cap);
 /* Upsert by id (revoking is a put with revoked_at set). Loading calls fn for each key (k is

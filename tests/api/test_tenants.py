@@ -3,10 +3,11 @@
 import os
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, make_tenant, unique  # noqa: E402
+from harness import ServerTestCase, make_tenant, parse_time, unique  # noqa: E402
 
 TENANT_FIELDS = {"id", "name", "balance", "credit_limit"}
 
@@ -260,18 +261,23 @@ class TenantsTest(ServerTestCase):
         # admin sees any
         self.assertIn(kid, {k["id"] for k in self.admin.list_all("/v1/keys")})
 
-    # Known server bug (reported): last_used_at is always null. Remove the marker when fixed
-    # (an unexpected success fails the run).
-    @unittest.expectedFailure
     def test_keys_last_used(self):
         # API.md: GET /v1/keys lists each key's prefix, creation and last use
         tid, tenant = make_tenant(self.server, credit=None)
+        before = time.time()
         self.assertStatus(tenant.get("/v1/balance"), 200)
         r = tenant.get("/v1/keys")
         self.assertEqual(len(r.json["data"]), 1)
         k = r.json["data"][0]
         self.assertIsNotNone(k["created_at"])
-        self.assertIsNotNone(k.get("last_used_at"), "last_used_at of a key just used: %r" % k)
+        used, _ = parse_time(k["last_used_at"])
+        self.assertGreaterEqual(used, int(before - 1) * 1000000)
+        self.assertLessEqual(used, int(time.time() + 1) * 1000000)
+        # a clean restart keeps it (it is written at shutdown, and at most once a minute
+        # while serving)
+        self.server.restart()
+        k = [x for x in self.admin.list_all("/v1/keys") if x["id"] == k["id"]][0]
+        self.assertGreaterEqual(parse_time(k["last_used_at"])[0], used)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ static json_t *key_json(const struct key_record *k)
     json_object_set_new(j, "host_id",
                         k->role == ROLE_AGENT ? api_id(ID_HOST, k->host) : json_null());
     json_object_set_new(j, "created_at", api_time(k->created_at));
-    json_object_set_new(j, "last_used_at", json_null());
+    json_object_set_new(j, "last_used_at", api_time(k->last_used_at));
     json_object_set_new(j, "revoked_at", api_time(k->revoked_at));
     return j;
 }
