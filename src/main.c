@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/agent.h"
 #include "cli/cli.h"
 #include "sim/report.h"
 #include "sim/scenario.h"
@@ -36,6 +37,7 @@ struct subcommand {
 
 static int cmd_simulate(int argc, char **argv);
 static int cmd_serve(int argc, char **argv);
+static int cmd_agent(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -57,6 +59,10 @@ static const struct subcommand subcommands[] = {
      "usage: gpurent serve [--listen ADDR:PORT] [--data-dir DIR] [--demo] [options]\n"
      "\n"
      "Run `gpurent serve --help` for every option.\n"},
+    {"agent", cmd_agent, "run the host agent on a GPU server: register, heartbeat, run workloads",
+     "usage: gpurent agent --server URL --join-token T [--data-dir D] [options]\n"
+     "\n"
+     "Run `gpurent agent --help` for every option.\n"},
     /* the CLI client's nouns (src/cli/): each is `gpurent NOUN [VERB] [options]` */
     {"offers", cli_main, "what can be rented now, and at what price", NULL},
     {"rentals", cli_main, "rent GPUs; list, show and stop rentals; quotes", NULL},
@@ -293,4 +299,10 @@ static int cmd_serve(int argc, char **argv)
     static const struct serve_hooks hooks = {demo_start, demo_stop};
 
     return serve_main(argc, argv, &hooks);
+}
+
+/* `gpurent agent`: the host agent (src/agent/). */
+static int cmd_agent(int argc, char **argv)
+{
+    return agent_main(argc, argv);
 }

@@ -1,0 +1,708 @@
+/*
+ * agent.c - `gpurent agent`: register, then heartbeat and reconcile (see agent.h).
+ *
+ * One thread. Each round: poll the workloads, fence when the control plane has been
+ * unreachable too long, sample the GPUs, heartbeat, apply the reply. A SIGTERM or SIGINT
+ * ends the loop between rounds and leaves the workloads running for the next agent.
+ */
+#include "../common/compat.h"
+
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../client/client.h"
+#include "../common/err.h"
+#include "gpu.h"
+#include "runtime.h"
+
+#define EXIT_USAGE           2
+#define HELD_MAX             RUNTIME_ADOPT_MAX
+#define REQUEST_TIMEOUT_MS   10000
+#define REGISTER_BACKOFF_MAX 5000
+#define ENV_MAX              256 /* workload env entries */
+#define ARGV_MAX             256 /* workload command words */
+#define KEY_MAX              256
+
+static const char agent_usage[] =
+    "usage: gpurent agent --server URL --join-token T [--data-dir D] [--gpus nvml|sim:NxMODEL]\n"
+    "                     [--heartbeat-interval S] [--fence-after S] [--stop-grace S]\n"
+    "                     [--runtime exec|docker] [--hostname H]\n"
+    "\n"
+    "Run the host agent of a GPU server: register with the control plane (once: the\n"
+    "credentials are kept in DATA/agent.json), heartbeat with telemetry and the rentals it\n"
+    "runs, run what the control plane asks for and stop the rest.\n"
+    "\n"
+    "  --server URL              the control plane (http://host:port)\n"
+    "  --join-token T            a one-use token (gpurent hosts join-token); not needed\n"
+    "                            once registered\n"
+    "  --data-dir D              credentials, workload state and logs (./gpurent-agent)\n"
+    "  --gpus nvml|sim:NxMODEL   NVIDIA's NVML (default), or a SIMULATED host such as\n"
+    "                            sim:8xA100-80G\n"
+    "  --heartbeat-interval S    seconds between heartbeats (5)\n"
+    "  --fence-after S           stop every workload after S seconds without the control\n"
+    "                            plane (240)\n"
+    "  --stop-grace S            SIGTERM, then SIGKILL after S seconds (10)\n"
+    "  --runtime exec|docker     how workloads run (exec)\n"
+    "  --hostname H              the name to register (the system's host name)\n";
+
+enum held_state { H_RUNNING, H_EXITED, H_FAILED, H_STOPPING };
+
+/* A rental the agent holds. */
+struct held {
+    bool used;
+    char id[RUNTIME_ID_MAX];
+    int64_t epoch;
+    unsigned gpus[GPU_MAX];
+    unsigned gpu_count;
+    enum held_state state;
+    int exit_code; /* H_EXITED */
+    char detail[RUNTIME_DETAIL_MAX];
+    bool in_run; /* listed in the latest reply's run */
+};
+
+struct agent {
+    /* options */
+    const char *server;
+    const char *join_token;
+    const char *data_dir;
+    const char *gpus_spec;
+    const char *runtime_kind;
+    char hostname[64];
+    unsigned heartbeat_s, fence_s, grace_s;
+
+    struct client *client; /* owned */
+    struct gpu_backend gpu;
+    struct gpu_info gpus[GPU_MAX];
+    unsigned gpu_count;
+    struct runtime *rt; /* owned */
+    struct held held[HELD_MAX];
+    char host_id[64];
+    int64_t last_ok_ms; /* the last heartbeat answered 2xx */
+    int64_t last_sample_ms;
+    bool failing; /* heartbeats are failing: logged once per episode */
+    bool fenced;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep until deadline, waking for a signal: true when asked to stop. */
+static bool sleep_until(int64_t deadline)
+{
+    while (!stop_requested && now_ms() < deadline) {
+        int64_t left = deadline - now_ms();
+        struct timespec ts = {0, (left > 100 ? 100 : left) * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
+    return stop_requested != 0;
+}
+
+/* ---- credentials: DATA/agent.json ----------------------------------------------------- */
+
+static void creds_path(char *buf, size_t len, const struct agent *a)
+{
+    snprintf(buf, len, "%s/agent.json", a->data_dir);
+}
+
+/* 0 and the key in key (and a->host_id), 1 when there is no file, -1 when it is unusable. */
+static int creds_load(struct agent *a, char *key, size_t keylen)
+{
+    char path[4096];
+    json_error_t jerr;
+    const char *host, *k, *server;
+    json_t *j;
+
+    creds_path(path, sizeof(path), a);
+    if (access(path, F_OK) != 0)
+        return 1;
+    j = json_load_file(path, 0, &jerr);
+    host = json_string_value(json_object_get(j, "host_id"));
+    k = json_string_value(json_object_get(j, "agent_key"));
+    server = json_string_value(json_object_get(j, "server"));
+    if (host == NULL || k == NULL || strlen(host) >= sizeof(a->host_id) || strlen(k) >= keylen) {
+        fprintf(stderr, "gpurent: agent: %s: not valid credentials (line %d: %s)\n", path,
+                jerr.line, j == NULL ? jerr.text : "host_id or agent_key missing");
+        json_decref(j);
+        return -1;
+    }
+    if (server != NULL && strcmp(server, a->server) != 0)
+        fprintf(stderr, "gpurent: agent: %s was registered with %s, not %s: using it anyway\n",
+                path, server, a->server);
+    snprintf(a->host_id, sizeof(a->host_id), "%s", host);
+    snprintf(key, keylen, "%s", k);
+    json_decref(j);
+    return 0;
+}
+
+static int creds_save(const struct agent *a, const char *key)
+{
+    char path[4096], tmp[4200], *text;
+    json_t *j;
+    int fd, rc = -1;
+    size_t n;
+
+    creds_path(path, sizeof(path), a);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    j = json_pack("{s:s,s:s,s:s}", "host_id", a->host_id, "agent_key", key, "server", a->server);
+    text = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return -1;
+    n = strlen(text);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, text, n) == (ssize_t)n &&
+        write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+        rc = 0;
+    if (fd >= 0 && close(fd) != 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc != 0)
+        unlink(tmp);
+    explicit_bzero(text, n);
+    free(text);
+    return rc;
+}
+
+/* ---- registration ------------------------------------------------------------------------ */
+
+/* 0 registered (credentials saved), -1 refused or stopping. */
+static int agent_register(struct agent *a)
+{
+    json_t *body, *gpus, *reply = NULL;
+    int64_t backoff = 500;
+    const char *host, *key;
+    int status = 0, rc = -1;
+
+    body =
+        json_pack("{s:s,s:s,s:[]}", "join_token", a->join_token, "hostname", a->hostname, "gpus");
+    if (body == NULL)
+        return -1;
+    gpus = json_object_get(body, "gpus");
+    for (unsigned i = 0; i < a->gpu_count; i++) {
+        const struct gpu_info *g = &a->gpus[i];
+
+        json_array_append_new(gpus, json_pack("{s:I,s:s,s:s,s:I,s:I}", "index",
+                                              (json_int_t)g->index, "uuid", g->uuid, "model",
+                                              g->model, "memory_mib", (json_int_t)g->memory_mib,
+                                              "nvlink_island", (json_int_t)g->nvlink_island));
+    }
+    for (;;) {
+        if (client_request(a->client, "POST", "/v1/agent/register", body, &status, &reply) == 0)
+            break;
+        json_decref(reply);
+        reply = NULL;
+        if (status >= 400 && status < 500) {
+            fprintf(stderr, "gpurent: agent: cannot register: %s\n", client_errmsg());
+            goto out;
+        }
+        fprintf(stderr, "gpurent: agent: cannot register yet: %s (retrying)\n", client_errmsg());
+        if (sleep_until(now_ms() + backoff))
+            goto out;
+        backoff = backoff * 2 > REGISTER_BACKOFF_MAX ? REGISTER_BACKOFF_MAX : backoff * 2;
+    }
+    host = json_string_value(json_object_get(reply, "host_id"));
+    key = json_string_value(json_object_get(reply, "agent_key"));
+    if (host == NULL || key == NULL || strlen(host) >= sizeof(a->host_id)) {
+        fprintf(stderr, "gpurent: agent: the register reply has no host_id or agent_key\n");
+        goto out;
+    }
+    snprintf(a->host_id, sizeof(a->host_id), "%s", host);
+    if (creds_save(a, key) != 0)
+        fprintf(stderr,
+                "gpurent: agent: cannot save %s/agent.json: a restart will need a new "
+                "join token\n",
+                a->data_dir);
+    if (client_set_key(a->client, key) != 0)
+        goto out;
+    fprintf(stderr, "gpurent: agent: registered as host %s (%u GPUs, %s)\n", a->host_id,
+            a->gpu_count, a->gpu.ops->name);
+    rc = 0;
+out:
+    json_decref(body);
+    json_decref(reply);
+    return rc;
+}
+
+/* ---- the rentals held --------------------------------------------------------------------- */
+
+static struct held *find_held(struct agent *a, const char *id)
+{
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        if (a->held[i].used && strcmp(a->held[i].id, id) == 0)
+            return &a->held[i];
+    }
+    return NULL;
+}
+
+static struct held *new_held(struct agent *a, const char *id, int64_t epoch)
+{
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        struct held *h = &a->held[i];
+
+        if (!h->used) {
+            memset(h, 0, sizeof(*h));
+            h->used = true;
+            snprintf(h->id, sizeof(h->id), "%.*s", (int)sizeof(h->id) - 1, id);
+            h->epoch = epoch;
+            return h;
+        }
+    }
+    return NULL;
+}
+
+static void forget_held(struct agent *a, struct held *h)
+{
+    a->rt->ops->forget(a->rt, h->id);
+    memset(h, 0, sizeof(*h));
+}
+
+static void begin_stop(struct agent *a, struct held *h, const char *why)
+{
+    if (h->state == H_RUNNING) {
+        fprintf(stderr, "gpurent: agent: stopping %s (%s)\n", h->id, why);
+        a->rt->ops->stop(a->rt, h->id);
+        h->state = H_STOPPING;
+    } else if (h->state != H_STOPPING) {
+        forget_held(a, h); /* nothing runs */
+    }
+}
+
+/* Advance every held rental: running -> exited, stopping -> gone. */
+static void poll_all(struct agent *a)
+{
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        struct held *h = &a->held[i];
+        enum runtime_state st;
+        int code = -1;
+
+        if (!h->used || (h->state != H_RUNNING && h->state != H_STOPPING))
+            continue;
+        st = a->rt->ops->poll(a->rt, h->id, &code);
+        if (st == RUNTIME_ALIVE)
+            continue;
+        if (h->state == H_STOPPING) {
+            forget_held(a, h);
+        } else {
+            h->state = H_EXITED;
+            h->exit_code = st == RUNTIME_EXITED ? code : -1;
+            fprintf(stderr, "gpurent: agent: %s exited with %d\n", h->id, h->exit_code);
+        }
+    }
+}
+
+/* Start the run entry e for h (new): h becomes running or failed. */
+static void start_held(struct agent *a, struct held *h, const json_t *e)
+{
+    const json_t *w = json_object_get(e, "workload"), *cmd = json_object_get(w, "command");
+    const json_t *env = json_object_get(w, "env"), *v;
+    const char *argv[ARGV_MAX + 1] = {NULL}, *envp[ENV_MAX + 1] = {NULL};
+    char *env_store[ENV_MAX] = {NULL};
+    struct workload_spec spec = {0};
+    size_t i = 0, n = 0;
+    const char *k;
+    int rc;
+
+    if (json_array_size(cmd) == 0 || json_array_size(cmd) > ARGV_MAX) {
+        h->state = H_FAILED;
+        snprintf(h->detail, sizeof(h->detail), "the workload has no command");
+        goto out;
+    }
+    json_array_foreach(cmd, i, v)
+    {
+        argv[i] = json_string_value(v);
+        if (argv[i] == NULL) {
+            h->state = H_FAILED;
+            snprintf(h->detail, sizeof(h->detail), "workload.command[%zu]: not a string", i);
+            goto out;
+        }
+    }
+    json_object_foreach((json_t *)env, k, v)
+    {
+        if (n >= ENV_MAX || !json_is_string(v) || strchr(k, '=') != NULL || *k == '\0')
+            continue;
+        if (asprintf(&env_store[n], "%s=%s", k, json_string_value(v)) < 0) {
+            env_store[n] = NULL;
+            continue;
+        }
+        envp[n] = env_store[n];
+        n++;
+    }
+    spec.rental_id = h->id;
+    spec.epoch = h->epoch;
+    spec.gpu_indices = h->gpus;
+    spec.gpu_count = h->gpu_count;
+    spec.argv = argv;
+    spec.env = envp;
+    spec.image = json_string_value(json_object_get(w, "image"));
+    rc = a->rt->ops->start(a->rt, &spec, h->detail, sizeof(h->detail));
+    if (rc != 0) {
+        h->state = H_FAILED;
+        fprintf(stderr, "gpurent: agent: %s failed to start: %s\n", h->id, h->detail);
+    } else {
+        h->state = H_RUNNING;
+        fprintf(stderr, "gpurent: agent: started %s on GPUs", h->id);
+        for (unsigned g = 0; g < h->gpu_count; g++)
+            fprintf(stderr, "%s%u", g ? "," : " ", h->gpus[g]);
+        fprintf(stderr, "\n");
+    }
+out:
+    for (size_t j = 0; j < n; j++)
+        free(env_store[j]);
+}
+
+/* Apply the reply: the desired state. */
+static void reconcile(struct agent *a, const json_t *reply)
+{
+    const json_t *run = json_object_get(reply, "run"), *stop = json_object_get(reply, "stop");
+    const json_t *e;
+    size_t i;
+
+    for (size_t j = 0; j < HELD_MAX; j++)
+        a->held[j].in_run = false;
+    json_array_foreach(run, i, e)
+    {
+        const char *id = json_string_value(json_object_get(e, "rental_id"));
+        const json_t *epoch = json_object_get(e, "epoch"), *idx = json_object_get(e, "gpu_indices");
+        unsigned gpus[GPU_MAX], count = 0;
+        struct held *h;
+        size_t k;
+        json_t *v;
+
+        if (!runtime_id_ok(id))
+            continue;
+        json_array_foreach(idx, k, v)
+        {
+            json_int_t g = json_integer_value(v);
+
+            if (json_is_integer(v) && g >= 0 && g < (json_int_t)a->gpu_count && count < GPU_MAX)
+                gpus[count++] = (unsigned)g;
+        }
+        h = find_held(a, id);
+        if (h != NULL) {
+            h->in_run = true;
+            if (json_is_integer(epoch) && json_integer_value(epoch) != h->epoch)
+                begin_stop(a, h, "re-assigned"); /* started afresh once gone */
+            else if (h->state == H_RUNNING) {
+                memcpy(h->gpus, gpus, sizeof(gpus[0]) * count); /* adopted ones learn theirs */
+                h->gpu_count = count;
+            }
+            continue;
+        }
+        if (a->fenced)
+            continue;
+        h = new_held(a, id, json_integer_value(epoch));
+        if (h == NULL)
+            continue; /* full: asked again next time */
+        h->in_run = true;
+        memcpy(h->gpus, gpus, sizeof(gpus[0]) * count);
+        h->gpu_count = count;
+        start_held(a, h, e);
+    }
+    json_array_foreach(stop, i, e)
+    {
+        struct held *h = find_held(a, json_string_value(e) ? json_string_value(e) : "");
+
+        if (h != NULL)
+            h->in_run = false;
+    }
+    for (size_t j = 0; j < HELD_MAX; j++) {
+        struct held *h = &a->held[j];
+
+        if (h->used && !h->in_run && h->state != H_STOPPING)
+            begin_stop(a, h, "no longer wanted");
+    }
+}
+
+/* ---- the loop ---------------------------------------------------------------------------- */
+
+static json_t *heartbeat_body(struct agent *a)
+{
+    static const char *const names[] = {"running", "exited", "failed", "stopping"};
+    struct gpu_sample samples[GPU_MAX];
+    bool busy[GPU_MAX] = {false};
+    int64_t t = now_ms();
+    json_t *body, *tel, *rent;
+
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        const struct held *h = &a->held[i];
+
+        for (unsigned g = 0; h->used && h->state == H_RUNNING && g < h->gpu_count; g++)
+            busy[h->gpus[g]] = true;
+    }
+    memset(samples, 0, sizeof(samples));
+    a->gpu.ops->telemetry(&a->gpu, busy, samples, a->gpu_count,
+                          (double)(t - a->last_sample_ms) / 1000.0);
+    a->last_sample_ms = t;
+    body = json_pack("{s:[],s:[]}", "telemetry", "rentals");
+    if (body == NULL)
+        return NULL;
+    tel = json_object_get(body, "telemetry");
+    rent = json_object_get(body, "rentals");
+    for (unsigned i = 0; i < a->gpu_count; i++)
+        json_array_append_new(tel, json_pack("{s:s,s:I,s:I,s:I,s:I}", "uuid", a->gpus[i].uuid,
+                                             "util_pct", (json_int_t)(samples[i].util_pct + 0.5),
+                                             "mem_used_mib", (json_int_t)samples[i].mem_used_mib,
+                                             "power_w", (json_int_t)(samples[i].power_w + 0.5),
+                                             "temp_c", (json_int_t)(samples[i].temp_c + 0.5)));
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        const struct held *h = &a->held[i];
+        json_t *o;
+
+        if (!h->used || h->state == H_STOPPING)
+            continue;
+        o = json_pack("{s:s,s:I,s:s}", "id", h->id, "epoch", (json_int_t)h->epoch, "state",
+                      names[h->state]);
+        if (o == NULL)
+            continue;
+        if (h->state == H_EXITED)
+            json_object_set_new(o, "exit_code", json_integer(h->exit_code));
+        if (h->state == H_FAILED)
+            json_object_set_new(o, "detail", json_string(h->detail));
+        json_array_append_new(rent, o);
+    }
+    return body;
+}
+
+static void fence(struct agent *a)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        struct held *h = &a->held[i];
+
+        if (h->used && h->state == H_RUNNING) {
+            if (!any)
+                fprintf(stderr,
+                        "gpurent: agent: no heartbeat answered for %u s: stopping every "
+                        "workload (fenced)\n",
+                        a->fence_s);
+            any = true;
+            begin_stop(a, h, "fenced");
+        }
+    }
+    a->fenced = true;
+}
+
+static void round_once(struct agent *a)
+{
+    json_t *body, *reply = NULL;
+    int status = 0, rc;
+
+    poll_all(a);
+    if (now_ms() - a->last_ok_ms > (int64_t)a->fence_s * 1000)
+        fence(a);
+    body = heartbeat_body(a);
+    if (body == NULL)
+        return;
+    rc = client_request(a->client, "POST", "/v1/agent/heartbeat", body, &status, &reply);
+    json_decref(body);
+    if (rc == 0) {
+        a->last_ok_ms = now_ms();
+        if (a->failing || a->fenced)
+            fprintf(stderr, "gpurent: agent: heartbeats answered again\n");
+        a->failing = false;
+        a->fenced = false;
+        reconcile(a, reply);
+    } else if (!a->failing) {
+        fprintf(stderr, "gpurent: agent: heartbeat failed: %s\n", client_errmsg());
+        a->failing = true;
+    }
+    json_decref(reply);
+}
+
+/* Take over what a previous agent on this data directory left running. */
+static void adopt(struct agent *a)
+{
+    struct runtime_adopted found[RUNTIME_ADOPT_MAX];
+    unsigned n = 0;
+
+    if (a->rt->ops->adopt(a->rt, found, RUNTIME_ADOPT_MAX, &n) != 0)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        struct held *h = new_held(a, found[i].rental_id, found[i].epoch);
+
+        if (h == NULL)
+            break;
+        h->state = found[i].alive ? H_RUNNING : H_EXITED;
+        h->exit_code = found[i].exit_code;
+        fprintf(stderr, "gpurent: agent: %s %s\n", h->id,
+                found[i].alive ? "adopted (still running)" : "ended while the agent was away");
+    }
+}
+
+static int parse_seconds(const char *opt, const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    n = v != NULL && *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
+    if (v == NULL || errno != 0 || *v < '0' || *v > '9' || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "gpurent: agent: %s: must be %u..%u seconds\n", opt, lo, hi);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int parse_args(struct agent *a, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            fputs(agent_usage, stdout);
+            return 1;
+        }
+        if (strncmp(o, "--", 2) != 0) {
+            fprintf(stderr, "gpurent: agent: unexpected argument '%s'\n", o);
+            return -1;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "gpurent: agent: %s needs a value\n", o);
+            return -1;
+        }
+        i++;
+        if (strcmp(o, "--server") == 0) {
+            a->server = v;
+        } else if (strcmp(o, "--join-token") == 0) {
+            a->join_token = v;
+        } else if (strcmp(o, "--data-dir") == 0) {
+            a->data_dir = v;
+        } else if (strcmp(o, "--gpus") == 0) {
+            a->gpus_spec = v;
+        } else if (strcmp(o, "--runtime") == 0) {
+            a->runtime_kind = v;
+        } else if (strcmp(o, "--hostname") == 0) {
+            if (*v == '\0' || strlen(v) >= sizeof(a->hostname)) {
+                fprintf(stderr, "gpurent: agent: --hostname: 1..63 characters\n");
+                return -1;
+            }
+            snprintf(a->hostname, sizeof(a->hostname), "%s", v);
+        } else if (strcmp(o, "--heartbeat-interval") == 0) {
+            if (parse_seconds(o, v, 1, 600, &a->heartbeat_s) != 0)
+                return -1;
+        } else if (strcmp(o, "--fence-after") == 0) {
+            if (parse_seconds(o, v, 1, 86400, &a->fence_s) != 0)
+                return -1;
+        } else if (strcmp(o, "--stop-grace") == 0) {
+            if (parse_seconds(o, v, 0, 3600, &a->grace_s) != 0)
+                return -1;
+        } else {
+            fprintf(stderr, "gpurent: agent: unknown option '%s'\n", o);
+            return -1;
+        }
+    }
+    if (a->server == NULL) {
+        fprintf(stderr, "gpurent: agent: --server URL is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+int agent_main(int argc, char **argv)
+{
+    char err[512], key[KEY_MAX] = "";
+    struct agent *a = calloc(1, sizeof(*a));
+    struct sigaction sa;
+    int rc = 1, creds;
+    int64_t next;
+
+    if (a == NULL)
+        return 1;
+    a->data_dir = "./gpurent-agent";
+    a->gpus_spec = "nvml";
+    a->runtime_kind = "exec";
+    a->heartbeat_s = 5;
+    a->fence_s = 240;
+    a->grace_s = 10;
+    if (gethostname(a->hostname, sizeof(a->hostname) - 1) != 0 || a->hostname[0] == '\0')
+        snprintf(a->hostname, sizeof(a->hostname), "gpurent-host");
+    switch (parse_args(a, argc, argv)) {
+    case 0:
+        break;
+    case 1:
+        rc = 0;
+        goto out;
+    default:
+        fputs(agent_usage, stderr);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (runtime_new(&a->rt, a->runtime_kind, a->data_dir, a->grace_s * 1000, err, sizeof(err)) !=
+            0 ||
+        gpu_open(&a->gpu, a->gpus_spec, a->hostname, err, sizeof(err)) != 0 ||
+        a->gpu.ops->discover(&a->gpu, a->gpus, &a->gpu_count, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gpurent: agent: %s\n", err);
+        goto out;
+    }
+    creds = creds_load(a, key, sizeof(key));
+    if (creds < 0)
+        goto out;
+    if (creds > 0 && (a->join_token == NULL || *a->join_token == '\0')) {
+        fprintf(stderr, "gpurent: agent: not registered yet: --join-token T is required\n");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (client_new(&a->client, a->server, creds == 0 ? key : NULL) != 0) {
+        fprintf(stderr, "gpurent: agent: --server %s: %s\n", a->server, client_errmsg());
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS);
+    client_set_reply_max(a->client, 4 * 1024 * 1024);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    adopt(a);
+    if (creds == 0)
+        fprintf(stderr, "gpurent: agent: host %s (from %s/agent.json), %u GPUs (%s)\n", a->host_id,
+                a->data_dir, a->gpu_count, a->gpu.ops->name);
+    else if (agent_register(a) != 0)
+        goto out;
+    a->last_ok_ms = a->last_sample_ms = now_ms();
+    next = now_ms();
+    while (!stop_requested) {
+        round_once(a);
+        next += (int64_t)a->heartbeat_s * 1000;
+        if (next < now_ms())
+            next = now_ms() + (int64_t)a->heartbeat_s * 1000;
+        sleep_until(next);
+    }
+    fprintf(stderr, "gpurent: agent: stopping; workloads keep running for the next agent\n");
+    rc = 0;
+out:
+    explicit_bzero(key, sizeof(key));
+    client_free(a->client);
+    gpu_close(&a->gpu);
+    runtime_free(a->rt);
+    free(a);
+    return rc;
+}

@@ -1,0 +1,190 @@
+"""API: the real `gpurent agent` (exec runtime, SIMULATED GPUs) against a real server.
+
+Three agent processes (--gpus sim:4xA100-80G --heartbeat-interval 1) each register with a
+join token; rentals are placed on them and their workloads run as real processes. The server
+runs with --heartbeat-timeout 3 --lost-after 6 so that a killed agent's host goes down fast.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ServerTestCase, Server, binary, make_tenant, set_price  # noqa: E402
+
+MODEL = "A100-80G"
+GRACE = 2
+
+
+def pgid_alive(pgid):
+    """A process of group pgid lives (zombies, orphans waiting for a reaper, do not count)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+class AgentTest(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=["--heartbeat-timeout", "3", "--lost-after", "6"])
+        cls.server.start()
+        cls.agents = {}  # name -> {"dir", "proc", "log"}
+        try:
+            set_price(cls.server, MODEL, "2.00")
+            for n in ("a1", "a2", "a3"):
+                cls.start_agent(n, register=True)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                hosts = cls.server.admin.list_all("/v1/hosts")
+                if len([h for h in hosts if h["state"] == "ready"]) >= 3:
+                    break
+                time.sleep(0.2)
+            for n, a in cls.agents.items():
+                with open(os.path.join(a["dir"], "agent.json")) as f:
+                    a["host_id"] = json.load(f)["host_id"]
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def start_agent(cls, name, register=False):
+        d = os.path.join(cls.server.tmp, name)
+        args = [binary(), "agent", "--server", "http://127.0.0.1:%d" % cls.server.port,
+                "--gpus", "sim:4xA100-80G", "--heartbeat-interval", "1", "--data-dir", d,
+                "--stop-grace", str(GRACE), "--hostname", "agent-%s-%d" % (name, os.getpid())]
+        if register:
+            r = cls.server.admin.post("/v1/join-tokens", {})
+            assert r.status == 201, r
+            args += ["--join-token", r.json["token"]]
+        a = cls.agents.setdefault(name, {"dir": d, "starts": 0})
+        a["starts"] += 1
+        a["log"] = os.path.join(cls.server.tmp, "%s.%d.log" % (name, a["starts"]))
+        with open(a["log"], "wb") as log:
+            a["proc"] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        return a
+
+    @classmethod
+    def tearDownClass(cls):
+        for a in cls.agents.values():
+            if a["proc"].poll() is None:
+                a["proc"].kill()
+                a["proc"].wait()
+            rdir = os.path.join(a["dir"], "rentals")
+            for f in os.listdir(rdir) if os.path.isdir(rdir) else []:
+                try:
+                    with open(os.path.join(rdir, f)) as fh:
+                        os.killpg(json.load(fh)["pgid"], signal.SIGKILL)
+                except (OSError, ValueError, KeyError):
+                    pass
+        super().tearDownClass()
+
+    def wait_for(self, what, fn, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.1)
+        logs = ""
+        for n, a in self.agents.items():
+            with open(a["log"], "rb") as f:
+                logs += "--- %s\n%s" % (n, f.read().decode("utf-8", "replace")[-1500:])
+        self.fail("timed out waiting for %s\n%s" % (what, logs))
+
+    def rent(self, tenant, command, count=2):
+        r = tenant.post("/v1/rentals", {"gpu_model": MODEL, "gpu_count": count,
+                                        "term": "on_demand", "workload": {"command": command}})
+        self.assertStatus(r, 201)
+        return r.json["id"]
+
+    def rental(self, tenant, rid):
+        return tenant.get("/v1/rentals/" + rid).json
+
+    def agent_of(self, host_id):
+        return [a for a in self.agents.values() if a["host_id"] == host_id][0]
+
+    def workload_pgid(self, host_id, rid):
+        with open(os.path.join(self.agent_of(host_id)["dir"], "rentals", rid + ".json")) as f:
+            return json.load(f)["pgid"]
+
+    def test_run_env_and_stop(self):
+        _, tenant = make_tenant(self.server)
+        out = os.path.join(self.server.tmp, "env-run.txt")
+        rid = self.rent(tenant, ["sh", "-c", "env > %s.tmp; mv %s.tmp %s; exec sleep 60" %
+                                 (out, out, out)])
+        got = self.wait_for("running", lambda: (lambda r: r if r["state"] == "running" else None)(
+            self.rental(tenant, rid)), 10)
+        host = self.admin.get("/v1/hosts/" + got["host_id"]).json
+        indices = sorted(g["index"] for g in host["gpus"] if g.get("rental_id") == rid)
+        self.assertEqual(len(indices), 2)
+        self.wait_for("the env file", lambda: os.path.exists(out), 5)
+        with open(out) as f:
+            env = dict(l.split("=", 1) for l in f.read().splitlines() if "=" in l)
+        want = ",".join(map(str, indices))
+        self.assertEqual(env.get("CUDA_VISIBLE_DEVICES"), want)
+        self.assertEqual(env.get("NVIDIA_VISIBLE_DEVICES"), want)
+        pgid = self.workload_pgid(got["host_id"], rid)
+        self.assertTrue(pgid_alive(pgid))
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
+        t0 = time.time()
+        self.wait_for("the workload to be gone", lambda: not pgid_alive(pgid), GRACE + 3)
+        self.assertLess(time.time() - t0, GRACE + 3)
+
+    def test_exit_zero_ends_exited(self):
+        _, tenant = make_tenant(self.server)
+        rid = self.rent(tenant, ["sh", "-c", "sleep 1; exit 0"], count=1)
+        got = self.wait_for("ended", lambda: (lambda r: r if r["state"] == "ended" else None)(
+            self.rental(tenant, rid)), 10)
+        self.assertEqual(got["end_reason"], "exited", got)
+        self.assertEqual(got["exit_code"], 0)
+
+    def test_missing_command_fails(self):
+        _, tenant = make_tenant(self.server)
+        rid = self.rent(tenant, ["/nonexistent/gpurent-no-such-command"], count=1)
+        got = self.wait_for("ended", lambda: (lambda r: r if r["state"] not in (
+            "starting", "running") else None)(self.rental(tenant, rid)), 10)
+        self.assertEqual((got["state"], got["end_reason"]), ("ended", "failed_to_start"), got)
+
+    def test_zz_kill9_agent_then_restart_adopts(self):
+        _, tenant = make_tenant(self.server)
+        rid = self.rent(tenant, ["sleep", "60"], count=1)
+        got = self.wait_for("running", lambda: (lambda r: r if r["state"] == "running" else None)(
+            self.rental(tenant, rid)), 10)
+        hid = got["host_id"]
+        pgid = self.workload_pgid(hid, rid)
+        a = self.agent_of(hid)
+        hosts_before = len(self.admin.list_all("/v1/hosts"))
+        a["proc"].kill()
+        a["proc"].wait()
+        self.wait_for("the host down", lambda: self.admin.get(
+            "/v1/hosts/" + hid).json["state"] == "down", 6)
+        self.assertTrue(pgid_alive(pgid), "the workload survives its agent")
+        name = [n for n, v in self.agents.items() if v is a][0]
+        self.start_agent(name, register=False)  # no join token: it must not re-register
+        self.wait_for("the host back", lambda: self.admin.get(
+            "/v1/hosts/" + hid).json["state"] == "ready", 5)
+        self.assertEqual(len(self.admin.list_all("/v1/hosts")), hosts_before)
+        time.sleep(1.5)
+        self.assertEqual(self.rental(tenant, rid)["state"], "running")
+        self.assertTrue(pgid_alive(pgid))
+        self.assertEqual(self.workload_pgid(hid, rid), pgid, "adopted, not restarted")
+        with open(a["log"], "rb") as f:
+            self.assertIn(b"adopted", f.read())
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
+        self.wait_for("the adopted workload gone", lambda: not pgid_alive(pgid), GRACE + 3)
+
+
+if __name__ == "__main__":
+    unittest.main()

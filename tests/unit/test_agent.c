@@ -1,0 +1,219 @@
+/*
+ * test_agent.c - the host agent's back-ends: docker arguments, the SIMULATED GPU spec, the
+ * exec runtime (environment, stop, failure, adopt after a restart) and NVML's absence.
+ */
+#include "../../src/common/compat.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/agent/gpu.h"
+#include "../../src/agent/runtime.h"
+#include "../../src/common/err.h"
+
+static const unsigned two_three[] = {2, 3};
+
+static void test_docker_argv(void **state)
+{
+    const char *cmd[] = {"python", "train.py", NULL};
+    const char *env[] = {"A=1", "B=two words", NULL};
+    const char *want[] = {
+        "docker",         "run",      "-d",  "--name", "gpurent-rnt_x1", "--gpus",
+        "\"device=2,3\"", "-e",       "A=1", "-e",     "B=two words",    "nvcr.io/pt:24",
+        "python",         "train.py", NULL};
+    struct workload_spec w = {"rnt_x1", 1, two_three, 2, cmd, env, "nvcr.io/pt:24"};
+    char **argv = NULL;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(runtime_docker_argv(&argv, &w), 0);
+    for (i = 0; want[i] != NULL; i++)
+        assert_string_equal(argv[i], want[i]);
+    assert_null(argv[i]);
+    runtime_argv_free(argv);
+    w.image = NULL;
+    assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+    w.image = "img";
+    w.rental_id = "../etc";
+    assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+}
+
+static void test_sim_spec(void **state)
+{
+    struct gpu_info gpus[GPU_MAX];
+    struct gpu_sample s[GPU_MAX];
+    bool busy[GPU_MAX] = {true};
+    struct gpu_backend b;
+    unsigned n = 0;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(gpu_open(&b, "sim:8xA100-80G", "h1", err, sizeof(err)), 0);
+    assert_string_equal(b.ops->name, "simulated");
+    assert_int_equal(b.ops->discover(&b, gpus, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 8);
+    assert_string_equal(gpus[7].uuid, "GPU-SIM-h1-7");
+    assert_string_equal(gpus[0].model, "A100-80G");
+    assert_int_equal(gpus[0].memory_mib, 81920);
+    assert_int_equal(b.ops->telemetry(&b, busy, s, n, 5), 0);
+    assert_true(s[0].util_pct >= 85 && s[0].util_pct <= 99);
+    assert_true(s[1].util_pct == 0);
+    gpu_close(&b);
+
+    assert_int_equal(gpu_open(&b, "sim:0xA100-80G", "h", err, sizeof(err)), ERR_INVALID);
+    assert_string_equal(err, "--gpus sim:0xA100-80G: N in sim:NxMODEL must be 1..32");
+    assert_int_equal(gpu_open(&b, "sim:33xA100", "h", err, sizeof(err)), ERR_INVALID);
+    assert_string_equal(err, "--gpus sim:33xA100: N in sim:NxMODEL must be 1..32");
+    assert_int_equal(gpu_open(&b, "sim:8x", "h", err, sizeof(err)), ERR_INVALID);
+    assert_string_equal(err,
+                        "--gpus sim:8x: MODEL in sim:NxMODEL must be a model name (e.g. A100-80G)");
+    assert_int_equal(gpu_open(&b, "cuda", "h", err, sizeof(err)), ERR_INVALID);
+    assert_string_equal(err, "--gpus cuda: must be nvml or sim:NxMODEL (e.g. sim:8xA100-80G)");
+}
+
+static void test_nvml_absent(void **state)
+{
+    struct gpu_backend b = {0};
+    char err[256];
+
+    (void)state;
+    assert_int_equal(gpu_nvml_open(&b, "/nonexistent/libnvidia-ml.so.1", err, sizeof(err)),
+                     ERR_NOTFOUND);
+    assert_string_equal(err, "--gpus nvml: libnvidia-ml.so.1 not found (no NVIDIA driver?); use "
+                             "--gpus sim:8xA100-80G for a simulated host");
+    assert_null(b.priv);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* A process of group pgid lives; zombies (orphans waiting for a reaper) do not count. */
+static bool group_alive(pid_t pgid)
+{
+    char cmd[160];
+
+    snprintf(cmd, sizeof(cmd),
+             "ps -e -o pgid=,stat= | awk '$1 == %d && $2 !~ /^Z/ { found = 1 } END { exit "
+             "!found }'",
+             (int)pgid);
+    return system(cmd) == 0;
+}
+
+/* The pgid a rental's state file holds. */
+static pid_t state_pgid(const char *dir, const char *id)
+{
+    char path[512];
+    int pgid = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/rentals/%s.json", dir, id);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "{\"pid\":%*d,\"pgid\":%d", &pgid) != 1)
+        pgid = 0;
+    fclose(f);
+    return pgid;
+}
+
+static void test_exec_runtime(void **state)
+{
+    char dir[] = "/tmp/gpurent-test-agent-XXXXXX", script[1400], file[400], buf[64] = "";
+    const char *argv[] = {"sh", "-c", script, NULL};
+    const char *missing[] = {"/nonexistent/no-such-command", NULL};
+    const char *env[] = {"GPURENT_TEST=1", NULL};
+    struct workload_spec w = {"rnt_a", 3, two_three, 2, argv, env, NULL};
+    struct runtime_adopted found[8];
+    struct runtime *rt = NULL, *rt2 = NULL;
+    char err[256], detail[RUNTIME_DETAIL_MAX];
+    unsigned n = 0;
+    int code = 0, waited;
+    pid_t pgid;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof(file), "%s/cvd", dir);
+    snprintf(script, sizeof(script), "echo $CUDA_VISIBLE_DEVICES > %s.tmp; mv %s.tmp %s; sleep 30",
+             file, file, file);
+    assert_int_equal(runtime_new(&rt, "exec", dir, 1000, err, sizeof(err)), 0);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    for (waited = 0; access(file, F_OK) != 0 && waited < 5000; waited += 20)
+        sleep_ms(20);
+    f = fopen(file, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    assert_string_equal(buf, "2,3\n");
+    assert_int_equal(rt->ops->poll(rt, "rnt_a", &code), RUNTIME_ALIVE);
+    pgid = state_pgid(dir, "rnt_a");
+    assert_true(pgid > 1);
+
+    /* a restart: a new runtime over the same directory adopts the live workload */
+    assert_int_equal(runtime_new(&rt2, "exec", dir, 1000, err, sizeof(err)), 0);
+    assert_int_equal(rt2->ops->adopt(rt2, found, 8, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(found[0].rental_id, "rnt_a");
+    assert_int_equal(found[0].epoch, 3);
+    assert_true(found[0].alive);
+    assert_int_equal(rt2->ops->poll(rt2, "rnt_a", &code), RUNTIME_ALIVE);
+    runtime_free(rt2);
+
+    /* stop: the process group is gone within the grace */
+    assert_int_equal(rt->ops->stop(rt, "rnt_a"), 0);
+    for (waited = 0; rt->ops->poll(rt, "rnt_a", &code) == RUNTIME_ALIVE && waited < 1500;
+         waited += 20)
+        sleep_ms(20);
+    assert_true(waited < 1500);
+    assert_false(group_alive(pgid));
+    rt->ops->forget(rt, "rnt_a");
+    assert_int_equal(state_pgid(dir, "rnt_a"), 0);
+
+    /* a command that does not exist fails the start with a detail */
+    w.rental_id = "rnt_b";
+    w.argv = missing;
+    assert_int_not_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_string_equal(detail,
+                        "cannot run /nonexistent/no-such-command: No such file or directory");
+    assert_int_equal(rt->ops->poll(rt, "rnt_b", &code), RUNTIME_UNKNOWN);
+
+    /* a workload that exits: its code */
+    argv[2] = "exit 7";
+    w.rental_id = "rnt_c";
+    w.argv = argv;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    for (waited = 0; rt->ops->poll(rt, "rnt_c", &code) == RUNTIME_ALIVE && waited < 3000;
+         waited += 20)
+        sleep_ms(20);
+    assert_int_equal(code, 7);
+    rt->ops->forget(rt, "rnt_c");
+    runtime_free(rt);
+
+    snprintf(script, sizeof(script), "rm -rf '%s'", dir);
+    assert_int_equal(system(script), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_docker_argv),
+        cmocka_unit_test(test_sim_spec),
+        cmocka_unit_test(test_nvml_absent),
+        cmocka_unit_test(test_exec_runtime),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
