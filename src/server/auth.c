@@ -169,7 +169,9 @@ int keyring_lookup(struct keyring *k, const char *text, struct principal *out)
     hex(hash, 32, h);
     pthread_mutex_lock(&k->lock);
     if (hmap_get(&k->by_hash, h, &i) == 0 && sodium_memcmp(k->keys[i].hash, hash, 32) == 0 &&
-        k->keys[i].revoked_at == 0) {
+        k->keys[i].revoked_at != 0) {
+        rc = ERR_CONFLICT;
+    } else if (hmap_get(&k->by_hash, h, &i) == 0 && sodium_memcmp(k->keys[i].hash, hash, 32) == 0) {
         k->keys[i].last_used_at = core_clock_now();
         memset(out, 0, sizeof(*out));
         out->role = (enum role)k->keys[i].role;

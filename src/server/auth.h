@@ -48,8 +48,8 @@ int keyring_record_for(struct keyring *k, const char *text, enum role role, int6
                        struct key_record *rec);
 /* Add (or replace, by id) a record: 0 or ERR_NOMEM. */
 int keyring_add(struct keyring *k, const struct key_record *rec);
-/* Who holds this key? 0 and *out, ERR_INVALID (malformed or bad checksum) or ERR_NOTFOUND
- * (unknown or revoked). */
+/* Who holds this key? 0 and *out, ERR_INVALID (malformed or bad checksum), ERR_NOTFOUND
+ * (unknown) or ERR_CONFLICT (revoked). */
 int keyring_lookup(struct keyring *k, const char *text, struct principal *out);
 /*
  * Write to the store (inside the engine thread's transaction) every key whose last use is

@@ -241,6 +241,7 @@ static int ensure_admin_key(struct server *s, char *err, size_t cap)
     struct key_record rec;
     struct principal who;
     char text[KEY_TEXT_MAX];
+    int rc;
 
     if (env != NULL && *env) {
         if (!key_well_formed(env)) {
@@ -249,8 +250,18 @@ static int ensure_admin_key(struct server *s, char *err, size_t cap)
                      "unset it to have one generated");
             return ERR_INVALID;
         }
-        if (keyring_lookup(&s->keys, env, &who) == 0)
-            return who.role == ROLE_ADMIN ? 0 : ERR_INVALID;
+        rc = keyring_lookup(&s->keys, env, &who);
+        if (rc == ERR_CONFLICT) {
+            snprintf(err, cap, "GPURENT_ADMIN_KEY was revoked; set another key, or unset it");
+            return ERR_INVALID;
+        }
+        if (rc == 0) {
+            if (who.role == ROLE_ADMIN)
+                return 0;
+            snprintf(err, cap, "GPURENT_ADMIN_KEY is a %s key, not an admin key",
+                     who.role == ROLE_TENANT ? "tenant" : "agent");
+            return ERR_INVALID;
+        }
         keyring_record_for(&s->keys, env, ROLE_ADMIN, core_clock_now(), &rec);
         return store_new_key(s, &rec, err, cap);
     }

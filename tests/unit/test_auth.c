@@ -49,7 +49,7 @@ static void test_mint_and_lookup(void **state)
     /* revoked: the rewritten record replaces the old one */
     rec.revoked_at = 2000;
     assert_int_equal(keyring_add(&k, &rec), 0);
-    assert_int_equal(keyring_lookup(&k, text, &who), ERR_NOTFOUND);
+    assert_int_equal(keyring_lookup(&k, text, &who), ERR_CONFLICT);
     keyring_release(&k);
 }
 
