@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config clang-format
       libjansson-dev libcmocka-dev
-      libsqlite3-dev libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev python3)
+      libsqlite3-dev libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev python3 procps)
 # the sanitizer build uses gcc's ASan/UBSan runtimes, part of build-essential's gcc
 
 missing=()
