@@ -375,8 +375,10 @@ out:
 }
 
 /* Apply the reply: the desired state. */
-static void reconcile(struct agent *a, const json_t *reply)
+/* Apply the desired state; true when it started or stopped something. */
+static bool reconcile(struct agent *a, const json_t *reply)
 {
+    bool acted = false;
     const json_t *run = json_object_get(reply, "run"), *stop = json_object_get(reply, "stop");
     const json_t *e;
     size_t i;
@@ -404,9 +406,10 @@ static void reconcile(struct agent *a, const json_t *reply)
         h = find_held(a, id);
         if (h != NULL) {
             h->in_run = true;
-            if (json_is_integer(epoch) && json_integer_value(epoch) != h->epoch)
+            if (json_is_integer(epoch) && json_integer_value(epoch) != h->epoch) {
                 begin_stop(a, h, "re-assigned"); /* started afresh once gone */
-            else if (h->state == H_RUNNING) {
+                acted = true;
+            } else if (h->state == H_RUNNING) {
                 memcpy(h->gpus, gpus, sizeof(gpus[0]) * count); /* adopted ones learn theirs */
                 h->gpu_count = count;
             }
@@ -421,6 +424,7 @@ static void reconcile(struct agent *a, const json_t *reply)
         memcpy(h->gpus, gpus, sizeof(gpus[0]) * count);
         h->gpu_count = count;
         start_held(a, h, e);
+        acted = true;
     }
     json_array_foreach(stop, i, e)
     {
@@ -432,9 +436,12 @@ static void reconcile(struct agent *a, const json_t *reply)
     for (size_t j = 0; j < HELD_MAX; j++) {
         struct held *h = &a->held[j];
 
-        if (h->used && !h->in_run && h->state != H_STOPPING)
+        if (h->used && !h->in_run && h->state != H_STOPPING) {
             begin_stop(a, h, "no longer wanted");
+            acted = true;
+        }
     }
+    return acted;
 }
 
 /* ---- the loop ---------------------------------------------------------------------------- */
@@ -507,18 +514,27 @@ static void fence(struct agent *a)
     a->fenced = true;
 }
 
-static void round_once(struct agent *a)
+/*
+ * One heartbeat. It is a long-poll (?wait=interval): the control plane holds the reply until
+ * it has something for this host, so a placement reaches the agent at once, not at the next
+ * heartbeat. Returns true when the reply made the agent start or stop something: its new
+ * states are then reported at once.
+ */
+static bool round_once(struct agent *a)
 {
     json_t *body, *reply = NULL;
     int status = 0, rc;
+    bool acted = false;
+    char path[64];
 
     poll_all(a);
     if (now_ms() - a->last_ok_ms > (int64_t)a->fence_s * 1000)
         fence(a);
     body = heartbeat_body(a);
     if (body == NULL)
-        return;
-    rc = client_request(a->client, "POST", "/v1/agent/heartbeat", body, &status, &reply);
+        return false;
+    snprintf(path, sizeof(path), "/v1/agent/heartbeat?wait=%u", a->heartbeat_s);
+    rc = client_request(a->client, "POST", path, body, &status, &reply);
     json_decref(body);
     if (rc == 0) {
         a->last_ok_ms = now_ms();
@@ -526,12 +542,13 @@ static void round_once(struct agent *a)
             fprintf(stderr, "gpurent: agent: heartbeats answered again\n");
         a->failing = false;
         a->fenced = false;
-        reconcile(a, reply);
+        acted = reconcile(a, reply);
     } else if (!a->failing) {
         fprintf(stderr, "gpurent: agent: heartbeat failed: %s\n", client_errmsg());
         a->failing = true;
     }
     json_decref(reply);
+    return acted;
 }
 
 /* Take over what a previous agent on this data directory left running. */
@@ -630,7 +647,6 @@ int agent_main(int argc, char **argv)
     struct agent *a = calloc(1, sizeof(*a));
     struct sigaction sa;
     int rc = 1, creds;
-    int64_t next;
 
     if (a == NULL)
         return 1;
@@ -673,7 +689,8 @@ int agent_main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS);
+    /* a heartbeat may be held up to the interval (long-poll) */
+    client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS + (long)a->heartbeat_s * 1000);
     client_set_reply_max(a->client, 4 * 1024 * 1024);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -688,13 +705,22 @@ int agent_main(int argc, char **argv)
     else if (agent_register(a) != 0)
         goto out;
     a->last_ok_ms = a->last_sample_ms = now_ms();
-    next = now_ms();
-    while (!stop_requested) {
-        round_once(a);
-        next += (int64_t)a->heartbeat_s * 1000;
-        if (next < now_ms())
-            next = now_ms() + (int64_t)a->heartbeat_s * 1000;
-        sleep_until(next);
+    for (unsigned quick = 0; !stop_requested;) {
+        int64_t start = now_ms();
+        bool acted = round_once(a);
+        bool held = now_ms() - start >= (int64_t)a->heartbeat_s * 1000 - 500;
+
+        /* acted: report the new states at once. A reply held to its deadline (long-poll)
+           paced itself. A quick reply with nothing to do (the host changed as our own report
+           landed) is followed by one more heartbeat at once, which the control plane then
+           holds; a second one in a row means it does not hold them (or fails): wait out the
+           interval */
+        if (a->failing || (!acted && !held && ++quick > 1)) {
+            quick = 0;
+            sleep_until(start + (int64_t)a->heartbeat_s * 1000);
+        } else if (acted || held) {
+            quick = 0;
+        }
     }
     fprintf(stderr, "gpurent: agent: stopping; workloads keep running for the next agent\n");
     rc = 0;

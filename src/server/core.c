@@ -36,6 +36,12 @@ struct core {
     int64_t last_now;
     int (*batch_hook)(void *arg, struct store *st, int64_t now, char *err, size_t cap);
     void *batch_arg;
+    void (*host_changed)(void *arg); /* after a commit that changed some host's assignments */
+    void *host_changed_arg;
+    uint64_t *host_gen; /* per host number: bumped when its assignments change; queue_lock */
+    uint32_t host_gen_cap;
+    uint32_t *touched; /* hosts touched by the batch in flight (engine thread) */
+    uint32_t touched_count, touched_cap;
     struct event events[EVENT_CHUNK];
 };
 
@@ -82,6 +88,74 @@ static int replay_one(void *arg, int64_t seq, int64_t at, const char *json)
     return 0;
 }
 
+/* Remember the hosts whose assignments the events change (a rental placed, started, ended,
+ * given notice): their agents' parked heartbeats are woken after the commit. */
+static void note_touched_hosts(struct core *c, const struct event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h;
+        if (ev[i].type != EV_RENTAL_STATE && ev[i].type != EV_PREEMPT_NOTICE)
+            continue;
+        h = ev[i].u.rental.host;
+        if (h == 0)
+            continue;
+        if (c->touched_count == c->touched_cap) {
+            uint32_t cap = c->touched_cap ? c->touched_cap * 2 : 64;
+            uint32_t *t = realloc(c->touched, cap * sizeof(*t));
+            if (t == NULL)
+                return; /* a parked heartbeat then waits for its deadline: late, not wrong */
+            c->touched = t;
+            c->touched_cap = cap;
+        }
+        c->touched[c->touched_count++] = h;
+    }
+}
+
+/* After a commit: bump the touched hosts' generations (under the queue lock) and tell the
+ * HTTP side. */
+static void publish_touched_hosts(struct core *c)
+{
+    if (c->touched_count == 0)
+        return;
+    pthread_mutex_lock(&c->queue_lock);
+    for (uint32_t i = 0; i < c->touched_count; i++) {
+        uint32_t h = c->touched[i];
+        if (h >= c->host_gen_cap) {
+            uint32_t cap = c->host_gen_cap ? c->host_gen_cap : 64;
+            uint64_t *g;
+            while (cap <= h)
+                cap *= 2;
+            g = realloc(c->host_gen, cap * sizeof(*g));
+            if (g == NULL)
+                continue;
+            memset(g + c->host_gen_cap, 0, (cap - c->host_gen_cap) * sizeof(*g));
+            c->host_gen = g;
+            c->host_gen_cap = cap;
+        }
+        c->host_gen[h]++;
+    }
+    pthread_mutex_unlock(&c->queue_lock);
+    c->touched_count = 0;
+    if (c->host_changed != NULL)
+        c->host_changed(c->host_changed_arg);
+}
+
+uint64_t core_host_generation(struct core *c, uint32_t host)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&c->queue_lock);
+    g = host < c->host_gen_cap ? c->host_gen[host] : 0;
+    pthread_mutex_unlock(&c->queue_lock);
+    return g;
+}
+
+void core_on_host_change(struct core *c, void (*fn)(void *arg), void *arg)
+{
+    c->host_changed = fn;
+    c->host_changed_arg = arg;
+}
+
 /* Write every pending event into the open transaction (opening it when needed). */
 static int flush_events(struct core *c, bool *in_txn, char *err, size_t cap)
 {
@@ -98,6 +172,7 @@ static int flush_events(struct core *c, bool *in_txn, char *err, size_t cap)
         rc = store_put_events(c->store, c->e, c->events, n, err, cap);
         if (rc < 0)
             return rc;
+        note_touched_hosts(c, c->events, n);
     }
     return 0;
 }
@@ -216,6 +291,7 @@ static void *engine_thread(void *arg)
             fflush(stderr);
             _exit(70);
         }
+        publish_touched_hosts(c);
         /* wake each waiter on its own condition: a broadcast would wake every waiting HTTP
            thread for every batch */
         pthread_mutex_lock(&c->queue_lock);
@@ -323,6 +399,8 @@ void core_close(struct core *c)
     }
     store_close(c->store);
     engine_free(c->e);
+    free(c->host_gen);
+    free(c->touched);
     pthread_rwlock_destroy(&c->engine_lock);
     pthread_mutex_destroy(&c->queue_lock);
     pthread_cond_destroy(&c->queue_cond);

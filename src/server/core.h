@@ -94,6 +94,15 @@ int core_submit(struct core *c, struct core_job *job);
 const struct engine *core_read_begin(struct core *c);
 void core_read_end(struct core *c);
 
+/*
+ * Long-poll support: each host has a generation, bumped after every commit that changed its
+ * assignments (a rental placed on it, started, ended, or given notice). An agent's parked
+ * heartbeat compares it with the one it saw. fn is called (on the engine thread, no lock
+ * held) after each commit that bumped some; set it before core_start.
+ */
+uint64_t core_host_generation(struct core *c, uint32_t host);
+void core_on_host_change(struct core *c, void (*fn)(void *arg), void *arg);
+
 /* The store, for the server's start-up before core_start (never after). */
 struct store *core_store(struct core *c);
 

@@ -7,18 +7,35 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../common/err.h"
+#include "core.h"
 #include "http.h"
 #include "server.h"
+
+struct waiter {
+    struct MHD_Connection *conn;
+    struct req_ctx *ctx;
+    uint32_t host;
+    uint64_t gen;
+    int64_t until;
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct server *srv;
+    /* parked long-polls, and the thread that resumes them */
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond; /* a host changed, or stop */
+    struct waiter *waiters;   /* owned */
+    size_t waiter_count, waiter_cap;
+    bool stopping, waker_started;
+    pthread_t waker;
 };
 
 /* Per-request state between libmicrohttpd's calls. */
@@ -31,6 +48,7 @@ struct req_ctx {
     size_t len, cap;
     bool too_large;
     bool answered; /* a response was queued on the first call */
+    bool resumed;  /* parked, then resumed: call the handler again */
 };
 
 const char *http_query(const struct request *req, const char *name)
@@ -350,6 +368,7 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn, const char
     struct request req;
 
     memset(&req, 0, sizeof(req));
+    req.resumed = ctx->resumed;
     memcpy(req.params, ctx->params, sizeof(req.params));
     req.who = ctx->who;
     req.method = method;
@@ -379,6 +398,80 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn, const char
     route->handler(&req, res);
     if (res->status == 0)
         http_problem(res, 500, "the handler gave no response");
+}
+
+/* Park the connection (suspended: it holds no thread) until its host changes or its time is
+ * up; the waker resumes it and libmicrohttpd calls on_request again. 0, or -1 to answer now. */
+static int park(struct http_server *h, struct MHD_Connection *conn, struct req_ctx *ctx,
+                struct response *res)
+{
+    int rc = -1;
+
+    free(res->body);
+    res->body = NULL;
+    pthread_mutex_lock(&h->wait_lock);
+    if (!h->stopping && h->waiter_count == h->waiter_cap) {
+        size_t cap = h->waiter_cap ? h->waiter_cap * 2 : 64;
+        struct waiter *w = realloc(h->waiters, cap * sizeof(*w));
+        if (w != NULL) {
+            h->waiters = w;
+            h->waiter_cap = cap;
+        }
+    }
+    if (!h->stopping && h->waiter_count < h->waiter_cap) {
+        ctx->resumed = true; /* set before anyone can resume it */
+        MHD_suspend_connection(conn);
+        h->waiters[h->waiter_count++] =
+            (struct waiter){conn, ctx, res->park_host, res->park_gen, res->park_until};
+        pthread_cond_signal(&h->wait_cond);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&h->wait_lock);
+    if (rc < 0) /* could not park: answer at once (the handler is asked again) */
+        http_problem(res, 503, "the server is stopping");
+    return rc;
+}
+
+/* The waker: resume parked connections whose host changed or whose time is up. */
+static void *waker_main(void *arg)
+{
+    struct http_server *h = arg;
+
+    pthread_mutex_lock(&h->wait_lock);
+    for (;;) {
+        int64_t now = core_clock_now(), next = now + 1000000;
+        struct timespec ts;
+        size_t i = 0;
+
+        while (i < h->waiter_count) {
+            struct waiter *w = &h->waiters[i];
+            if (h->stopping || now >= w->until ||
+                core_host_generation(h->srv->core, w->host) != w->gen) {
+                MHD_resume_connection(w->conn);
+                h->waiters[i] = h->waiters[--h->waiter_count];
+                continue;
+            }
+            if (w->until < next)
+                next = w->until;
+            i++;
+        }
+        if (h->stopping)
+            break;
+        ts.tv_sec = next / 1000000;
+        ts.tv_nsec = (long)(next % 1000000) * 1000;
+        pthread_cond_timedwait(&h->wait_cond, &h->wait_lock, &ts);
+    }
+    pthread_mutex_unlock(&h->wait_lock);
+    return NULL;
+}
+
+void http_host_changed(void *arg)
+{
+    struct http_server *h = arg;
+
+    pthread_mutex_lock(&h->wait_lock);
+    pthread_cond_signal(&h->wait_cond);
+    pthread_mutex_unlock(&h->wait_lock);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -438,6 +531,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     memset(&res, 0, sizeof(res));
+    if (ctx->resumed && ctx->route == NULL) /* resumed by a stop before it was resolved */
+        return MHD_NO;
     if (h->srv->log_level >= 2) {
         int64_t t0 = core_clock_now();
         dispatch(h->srv, conn, method, url, ctx, &res);
@@ -446,6 +541,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else {
         dispatch(h->srv, conn, method, url, ctx, &res);
     }
+    if (res.park && !ctx->resumed && park(h, conn, ctx, &res) == 0)
+        return MHD_YES;
     return send_response(conn, &res);
 }
 
@@ -462,6 +559,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(ctx);
         *con_cls = NULL;
     }
+}
+
+static void stop_waker(struct http_server *h)
+{
+    if (!h->waker_started)
+        return;
+    pthread_mutex_lock(&h->wait_lock);
+    h->stopping = true;
+    pthread_cond_signal(&h->wait_cond);
+    pthread_mutex_unlock(&h->wait_lock);
+    pthread_join(h->waker, NULL);
+    h->waker_started = false;
 }
 
 int http_start(struct http_server **out, struct server *srv, const char *addr, unsigned threads,
@@ -497,14 +606,24 @@ int http_start(struct http_server **out, struct server *srv, const char *addr, u
     if (h == NULL)
         return ERR_NOMEM;
     h->srv = srv;
-    h->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
-        threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+    pthread_mutex_init(&h->wait_lock, NULL);
+    pthread_cond_init(&h->wait_cond, NULL);
+    if (pthread_create(&h->waker, NULL, waker_main, h) != 0) {
+        snprintf(err, cap, "cannot start the long-poll thread");
+        free(h);
+        return ERR_IO;
+    }
+    h->waker_started = true;
+    h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
+                                 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
+                                 threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, cap, "cannot listen on %s (in use, or not allowed)", addr);
+        stop_waker(h);
         free(h);
         return ERR_IO;
     }
@@ -523,6 +642,10 @@ void http_stop(struct http_server *h)
 {
     if (h == NULL)
         return;
+    stop_waker(h); /* parked requests are resumed and answered 503 first */
     MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->wait_lock);
+    pthread_cond_destroy(&h->wait_cond);
+    free(h->waiters);
     free(h);
 }

@@ -45,7 +45,8 @@ struct request {
     size_t body_len;
     struct principal who;
     struct server *srv;
-    void *conn; /* private: the connection, for query/header */
+    bool resumed; /* a parked request called again (see park) */
+    void *conn;   /* private: the connection, for query/header */
 };
 
 /* A query-string argument or request header, or NULL. Borrowed for the request's life. */
@@ -60,6 +61,14 @@ struct response {
     const char *header_names[HTTP_HEADERS_MAX];
     char *header_values[HTTP_HEADERS_MAX]; /* malloc'd */
     int header_count;
+    /* Long-poll: a handler that has nothing to say yet sets park (and no body): the
+     * connection waits, holding no thread, until host's generation (core.h) differs from
+     * park_gen or park_until (µs) passes; then the handler is called again with
+     * req->resumed set, and must answer. */
+    bool park;
+    uint32_t park_host;
+    uint64_t park_gen;
+    int64_t park_until;
 };
 
 /* Set a JSON body: takes ownership of text (malloc'd). */
@@ -93,6 +102,8 @@ int http_start(struct http_server **out, struct server *srv, const char *addr, u
 /* The port actually bound (useful with port 0). */
 unsigned http_port(const struct http_server *h);
 void http_stop(struct http_server *h);
+/* For core_on_host_change: a host's assignments changed, look at the parked long-polls. */
+void http_host_changed(void *arg);
 
 /* Depth of JSON nesting in text (strings skipped), for the depth limit. */
 int http_json_depth(const char *text, size_t len);

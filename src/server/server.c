@@ -358,8 +358,11 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     }
     sodium_memzero(secret, sizeof(secret));
     s->started_at = core_clock_now();
-    if (core_start(s->core, err, sizeof(err)) < 0 ||
-        http_start(&s->http, s, o.listen, o.threads, err, sizeof(err)) < 0) {
+    /* HTTP first, so the engine thread's host-change hook is in place before it runs;
+       requests that arrive meanwhile wait in core_submit for it */
+    if (http_start(&s->http, s, o.listen, o.threads, err, sizeof(err)) < 0 ||
+        (core_on_host_change(s->core, http_host_changed, s->http),
+         core_start(s->core, err, sizeof(err)) < 0)) {
         fprintf(stderr, "gpurent: serve: %s\n", err);
         goto out;
     }

@@ -59,10 +59,10 @@ class AgentTest(ServerTestCase):
             raise
 
     @classmethod
-    def start_agent(cls, name, register=False):
+    def start_agent(cls, name, register=False, interval=1):
         d = os.path.join(cls.server.tmp, name)
         args = [binary(), "agent", "--server", "http://127.0.0.1:%d" % cls.server.port,
-                "--gpus", "sim:4xA100-80G", "--heartbeat-interval", "1", "--data-dir", d,
+                "--gpus", "sim:4xA100-80G", "--heartbeat-interval", str(interval), "--data-dir", d,
                 "--stop-grace", str(GRACE), "--hostname", "agent-%s-%d" % (name, os.getpid())]
         if register:
             r = cls.server.admin.post("/v1/join-tokens", {})
@@ -184,6 +184,54 @@ class AgentTest(ServerTestCase):
             self.assertIn(b"adopted", f.read())
         self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
         self.wait_for("the adopted workload gone", lambda: not pgid_alive(pgid), GRACE + 3)
+
+
+class LongPollTest(AgentTest):
+    """One agent heartbeating only every 20 s: a placement must still reach it at once,
+    because its heartbeat is a long-poll the server answers as soon as the host changes."""
+
+    INTERVAL = 20
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.server.start()
+        cls.agents = {}
+        try:
+            set_price(cls.server, MODEL, "2.00")
+            cls.start_agent("lp", register=True, interval=cls.INTERVAL)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                if any(h["state"] == "ready" for h in cls.server.admin.list_all("/v1/hosts")):
+                    break
+                time.sleep(0.2)
+            with open(os.path.join(cls.agents["lp"]["dir"], "agent.json")) as f:
+                cls.agents["lp"]["host_id"] = json.load(f)["host_id"]
+            time.sleep(0.5)  # its first heartbeat is now held by the server
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    def test_placement_reaches_a_waiting_agent_at_once(self):
+        _, tenant = make_tenant(self.server)
+        out = os.path.join(self.server.tmp, "lp-started.txt")
+        t0 = time.time()
+        rid = self.rent(tenant, ["sh", "-c", "touch %s; exec sleep 60" % out], count=1)
+        # well inside one 20 s heartbeat interval: the held heartbeat carried the placement
+        self.wait_for("the workload to start", lambda: os.path.exists(out), 5)
+        self.assertLess(time.time() - t0, self.INTERVAL / 2)
+        got = self.wait_for("running", lambda: (lambda r: r if r["state"] == "running" else None)(
+            self.rental(tenant, rid)), 5)
+        self.assertEqual(got["host_id"], self.agents["lp"]["host_id"])
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
+        pgid = self.workload_pgid(got["host_id"], rid)
+        self.wait_for("the workload to be gone", lambda: not pgid_alive(pgid), GRACE + 3)
+
+    # the inherited tests need the three-agent fleet
+    test_run_env_and_stop = None
+    test_exit_zero_ends_exited = None
+    test_missing_command_fails = None
+    test_zz_kill9_agent_then_restart_adopts = None
 
 
 if __name__ == "__main__":

@@ -265,6 +265,9 @@ out:
 
 /* ---- POST /v1/agent/heartbeat ---------------------------------------------------------- */
 
+/* A heartbeat may wait (long-poll, ?wait=S) this long at most for something to do. */
+#define HEARTBEAT_WAIT_MAX 60
+
 struct heartbeat_ctx {
     struct server *srv;
     struct command *cmd;
@@ -275,6 +278,9 @@ struct heartbeat_ctx {
     struct gpu_telemetry telemetry[TELEMETRY_MAX];
     const char *telemetry_uuid[TELEMETRY_MAX]; /* borrowed from the body */
     uint32_t telemetry_count;
+    uint32_t host;
+    bool nothing_new; /* the reply only repeats what the agent reported: it may wait */
+    uint64_t gen;     /* the host's generation the reply was built at */
 };
 
 static int parse_report_state(enum report_state *out, const char *s)
@@ -350,10 +356,22 @@ static json_t *run_entry(const struct engine *e, struct store *store, const stru
     return j;
 }
 
+/* Does the agent already hold rental id at this epoch (starting or running)? */
+static bool reported_as_held(const struct heartbeat_ctx *ctx, uint64_t id, uint32_t epoch)
+{
+    for (uint32_t i = 0; i < ctx->count; i++) {
+        const struct rental_report *r = &ctx->reports[i];
+        if (r->rental == id && (!ctx->has_epoch[i] || r->epoch == epoch) &&
+            (r->state == REPORT_STARTING || r->state == REPORT_RUNNING))
+            return true;
+    }
+    return false;
+}
+
 static int heartbeat_done(struct core_job *job, struct engine *e, struct store *store, int64_t now)
 {
     struct heartbeat_ctx *ctx = job->ctx;
-    uint32_t host = job->cmd->u.host_report.host;
+    uint32_t host = ctx->host;
     struct gpu_view gpus[MAX_GPUS_PER_HOST];
     struct host_view hv;
     json_t *j, *run, *stop;
@@ -394,8 +412,11 @@ static int heartbeat_done(struct core_job *job, struct engine *e, struct store *
             continue;
         seen[nseen++] = gpus[i].rental;
         if (engine_rental(e, gpus[i].rental, &v) == 0 && v.host == host &&
-            (v.state == RENTAL_STARTING || v.state == RENTAL_RUNNING))
+            (v.state == RENTAL_STARTING || v.state == RENTAL_RUNNING)) {
             json_array_append_new(run, run_entry(e, store, &v, buf));
+            if (!reported_as_held(ctx, v.id, v.epoch))
+                ctx->nothing_new = false;
+        }
     }
     free(buf);
     for (uint32_t i = 0; i < ctx->count; i++) {
@@ -407,6 +428,9 @@ static int heartbeat_done(struct core_job *job, struct engine *e, struct store *
             continue;
         json_array_append_new(stop, api_id(ID_RENTAL, id));
     }
+    if (json_array_size(stop) > 0)
+        ctx->nothing_new = false;
+    ctx->gen = core_host_generation(ctx->srv->core, host);
     j = json_object();
     json_object_set_new(j, "object", json_string("heartbeat_reply"));
     json_object_set_new(j, "host_id", api_id(ID_HOST, host));
@@ -489,9 +513,11 @@ void api_agent_heartbeat(struct request *req, struct response *res)
 {
     static const char *const allowed[] = {"telemetry", "rentals", NULL};
     struct command cmd = {.type = CMD_HOST_REPORT};
-    struct heartbeat_ctx ctx = {.srv = req->srv, .cmd = &cmd};
+    struct heartbeat_ctx ctx = {.srv = req->srv, .cmd = &cmd, .nothing_new = true};
     struct core_job job = {
         .cmd = &cmd, .before = heartbeat_before, .after = heartbeat_done, .ctx = &ctx};
+    const char *wait_arg = http_query(req, "wait");
+    long wait_s = 0;
     const json_t *telemetry = NULL, *rentals = NULL;
     struct api_fields f;
     struct api_error err;
@@ -510,8 +536,30 @@ void api_agent_heartbeat(struct request *req, struct response *res)
         http_problem(res, err.status, "%s", err.detail);
         goto out;
     }
+    if (wait_arg != NULL) {
+        char *end;
+        wait_s = strtol(wait_arg, &end, 10);
+        if (*wait_arg == '\0' || *end != '\0' || wait_s < 0 || wait_s > HEARTBEAT_WAIT_MAX) {
+            http_problem(res, 400, "wait: whole seconds from 0 to %d", HEARTBEAT_WAIT_MAX);
+            goto out;
+        }
+    }
+    ctx.host = req->who.host;
     cmd.u.host_report.host = req->who.host; /* the reports: chosen by heartbeat_before */
+    if (req->resumed) {
+        /* a parked long-poll woken: the report was applied when it arrived; answer with the
+           desired state as it is now */
+        job.cmd = NULL;
+        job.before = NULL;
+    }
     api_submit(req, res, &job);
+    if (!req->resumed && wait_s > 0 && res->status == 200 && ctx.nothing_new) {
+        /* nothing to do for the agent yet: hold the reply until its host changes */
+        res->park = true;
+        res->park_host = req->who.host;
+        res->park_gen = ctx.gen;
+        res->park_until = core_clock_now() + (int64_t)wait_s * 1000000;
+    }
 out:
     free(ctx.reports);
     free(ctx.has_epoch);
