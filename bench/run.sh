@@ -6,6 +6,7 @@
 #   bench_store    durable commands/s through the SQLite store, batches of 1, 16, 128
 #                  (bench/bench_store.c)
 #   bench_http.sh  `gpurent serve` over HTTP with wrk: GETs/s, durable creates/s, p99, fsyncs
+#   bench_agent.py placement to workload start through a real agent (long-polled heartbeat)
 #
 # Results go to bench/results/<UTC time>/ (git-ignored): each benchmark's output, the machine,
 # and results.jsonl with one JSON object per measured metric. Targets that are missed are
@@ -75,8 +76,16 @@ elif ! "$root/bench/bench_http.sh" "$build/gpurent" "${BENCH_HTTP_SECONDS:-10}" 
     status=1
 fi
 
+echo
+echo "== bench_agent"
+if ! python3 "$root/bench/bench_agent.py" "$build/gpurent" "${BENCH_AGENT_RUNS:-30}" |
+    tee "$out/agent.txt"; then
+    echo "bench: bench_agent failed" >&2
+    status=1
+fi
+
 sed -n 's/^RESULT //p' "$out/engine.txt" "$out/sim.txt" "$out/store.txt" "$out/http.txt" \
-    >"$out/results.jsonl"
+    "$out/agent.txt" >"$out/results.jsonl"
 echo
 echo "== targets"
 missed=0
