@@ -282,11 +282,14 @@ class Server:
                 pass
         return out
 
-    def start(self, tries=3):
+    def start(self, tries=3, port=None):
+        """port: listen there (a restart on the port clients already know), else a free one."""
         global _admin_key_cache
         last = None
-        for _ in range(tries):
-            self.port = free_port()
+        for attempt in range(tries):
+            if port is not None and attempt:
+                time.sleep(1)  # the old listener's port may linger a moment
+            self.port = port or free_port()
             self.starts += 1
             env = dict(os.environ)
             env.pop("GPURENT_ADMIN_KEY", None)

@@ -8,6 +8,7 @@ runs with --heartbeat-timeout 3 --lost-after 6 so that a killed agent's host goe
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -59,11 +60,12 @@ class AgentTest(ServerTestCase):
             raise
 
     @classmethod
-    def start_agent(cls, name, register=False, interval=1):
+    def start_agent(cls, name, register=False, interval=1, grace=GRACE, extra=()):
         d = os.path.join(cls.server.tmp, name)
         args = [binary(), "agent", "--server", "http://127.0.0.1:%d" % cls.server.port,
                 "--gpus", "sim:4xA100-80G", "--heartbeat-interval", str(interval), "--data-dir", d,
-                "--stop-grace", str(GRACE), "--hostname", "agent-%s-%d" % (name, os.getpid())]
+                "--stop-grace", str(grace), "--hostname", "agent-%s-%d" % (name, os.getpid())]
+        args += list(extra)
         if register:
             r = cls.server.admin.post("/v1/join-tokens", {})
             assert r.status == 201, r
@@ -103,9 +105,12 @@ class AgentTest(ServerTestCase):
                 logs += "--- %s\n%s" % (n, f.read().decode("utf-8", "replace")[-1500:])
         self.fail("timed out waiting for %s\n%s" % (what, logs))
 
-    def rent(self, tenant, command, count=2):
+    def rent(self, tenant, command, count=2, restart=None):
+        workload = {"command": command}
+        if restart is not None:
+            workload["restart"] = restart
         r = tenant.post("/v1/rentals", {"gpu_model": MODEL, "gpu_count": count,
-                                        "term": "on_demand", "workload": {"command": command}})
+                                        "term": "on_demand", "workload": workload})
         self.assertStatus(r, 201)
         return r.json["id"]
 
@@ -232,6 +237,139 @@ class LongPollTest(AgentTest):
     test_exit_zero_ends_exited = None
     test_missing_command_fails = None
     test_zz_kill9_agent_then_restart_adopts = None
+
+
+class SingleAgentTest(AgentTest):
+    """One server and one agent `one`, started with AGENT_ARGS, for the classes below."""
+
+    SERVER_ARGS = ()
+    AGENT_ARGS = ()
+    AGENT_GRACE = GRACE
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=list(cls.SERVER_ARGS))
+        cls.server.start()
+        cls.agents = {}
+        try:
+            set_price(cls.server, MODEL, "2.00")
+            cls.start_agent("one", register=True, grace=cls.AGENT_GRACE, extra=cls.AGENT_ARGS)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                if any(h["state"] == "ready" for h in cls.server.admin.list_all("/v1/hosts")):
+                    break
+                time.sleep(0.2)
+            with open(os.path.join(cls.agents["one"]["dir"], "agent.json")) as f:
+                cls.agents["one"]["host_id"] = json.load(f)["host_id"]
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    def agent_log(self):
+        with open(self.agents["one"]["log"], "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    # the inherited tests need the three-agent fleet
+    test_run_env_and_stop = None
+    test_exit_zero_ends_exited = None
+    test_missing_command_fails = None
+    test_zz_kill9_agent_then_restart_adopts = None
+
+
+class FencingTest(SingleAgentTest):
+    """An agent that loses its control plane for --fence-after seconds stops every workload
+    (SIGTERM, SIGKILL after --stop-grace), keeps running, and heartbeats again once the
+    control plane is back. The server's timeouts are long: its host never goes down."""
+
+    FENCE = 3
+    AGENT_GRACE = 1
+    SERVER_ARGS = ("--heartbeat-timeout", "60", "--lost-after", "300")
+    AGENT_ARGS = ("--fence-after", str(FENCE))
+
+    def test_fenced_without_the_server_then_back(self):
+        _, tenant = make_tenant(self.server)
+        # the whole group ignores SIGTERM: only the SIGKILL after the grace ends it
+        rid = self.rent(tenant, ["sh", "-c", "trap '' TERM; sleep 600"], count=1)
+        got = self.wait_for("running", lambda: (lambda r: r if r["state"] == "running" else None)(
+            self.rental(tenant, rid)), 10)
+        hid = got["host_id"]
+        pgid = self.workload_pgid(hid, rid)
+        self.assertTrue(pgid_alive(pgid))
+        port = self.server.port
+        t0 = time.time()
+        self.assertEqual(self.server.stop(), 0)
+        # fenced at most FENCE s after the last answered heartbeat (+ one interval to notice),
+        # then killed AGENT_GRACE s later
+        self.wait_for("the fenced workload gone", lambda: not pgid_alive(pgid),
+                      self.FENCE + self.AGENT_GRACE + 5)
+        self.assertGreaterEqual(time.time() - t0, self.FENCE - 1.5, "fenced too early")
+        self.assertIsNone(self.agents["one"]["proc"].poll(), "the agent keeps running")
+        log = self.agent_log()
+        self.assertIn("heartbeat failed", log)
+        self.assertIn("(fenced)", log)
+        self.assertNotIn("heartbeats answered again", log)
+
+        self.server.start(port=port)
+        self.wait_for("heartbeats answered again",
+                      lambda: "heartbeats answered again" in self.agent_log(), 10)
+        self.wait_for("the host ready", lambda: self.admin.get(
+            "/v1/hosts/" + hid).json["state"] == "ready", 5)
+        self.assertIsNone(self.agents["one"]["proc"].poll(), "the agent keeps running")
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
+        self.wait_for("ended", lambda: self.rental(tenant, rid)["state"] == "ended", 10)
+
+
+class RestartPolicyTest(SingleAgentTest):
+    """Workload restart policies through the real agent: on_failure brings a failed workload
+    back under a new epoch; a clean exit still ends the rental."""
+
+    def test_on_failure_restarts_under_a_new_epoch(self):
+        _, tenant = make_tenant(self.server)
+        rid = self.rent(tenant, ["sh", "-c", "sleep 0.5; exit 3"], count=1, restart="on_failure")
+        first = self.rental(tenant, rid)
+        self.assertEqual(first.get("workload", {}).get("restart", "on_failure"), "on_failure",
+                         first)
+        e0 = first.get("epoch", 0)
+        seen = set()
+
+        def restarted():
+            r = self.rental(tenant, rid)
+            self.assertNotEqual(r["state"], "ended", r)
+            seen.add(r["state"])
+            return r if r["epoch"] >= e0 + 2 else None
+
+        got = self.wait_for("two restarts", restarted, 20)
+        self.assertIn(got["state"], ("starting", "running"), got)
+        self.assertIn("running", seen)
+        self.assertGreaterEqual(self.agent_log().count("started %s" % rid), 3)
+        self.assertIn("%s exited with 3" % rid, self.agent_log())
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
+        got = self.wait_for("ended", lambda: (lambda r: r if r["state"] == "ended" else None)(
+            self.rental(tenant, rid)), 10)
+        self.assertNotEqual(got["end_reason"], "exited", got)
+
+    def test_on_failure_clean_exit_ends_exited(self):
+        _, tenant = make_tenant(self.server)
+        rid = self.rent(tenant, ["sh", "-c", "sleep 0.5; exit 0"], count=1, restart="on_failure")
+        got = self.wait_for("ended", lambda: (lambda r: r if r["state"] == "ended" else None)(
+            self.rental(tenant, rid)), 10)
+        self.assertEqual((got["end_reason"], got["exit_code"]), ("exited", 0), got)
+        self.assertEqual(self.agent_log().count("started %s" % rid), 1)
+
+    def test_restart_policy_validated(self):
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/rentals", {"gpu_model": MODEL, "gpu_count": 1, "term": "on_demand",
+                                        "workload": {"command": ["true"], "restart": "sometimes"}})
+        self.assertProblem(r, 400, "restart")
+
+    def test_credentials_file_is_private(self):
+        path = os.path.join(self.agents["one"]["dir"], "agent.json")
+        st = os.stat(path)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600, oct(st.st_mode))
+        with open(path) as f:
+            creds = json.load(f)
+        self.assertTrue(creds.get("agent_key"))
+        self.assertEqual(creds["host_id"], self.agents["one"]["host_id"])
 
 
 if __name__ == "__main__":
