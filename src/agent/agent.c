@@ -65,6 +65,7 @@ struct held {
     unsigned gpu_count;
     enum held_state state;
     int exit_code; /* H_EXITED */
+    bool fenced;   /* stopped by fencing: reported exited (-1) once gone, never restarted */
     char detail[RUNTIME_DETAIL_MAX];
     bool in_run; /* listed in the latest reply's run */
 };
@@ -304,7 +305,13 @@ static void poll_all(struct agent *a)
         st = a->rt->ops->poll(a->rt, h->id, &code);
         if (st == RUNTIME_ALIVE)
             continue;
-        if (h->state == H_STOPPING) {
+        if (h->state == H_STOPPING && h->fenced) {
+            /* the control plane must learn that it no longer runs: report it exited (-1)
+               rather than start it afresh under the same assignment when contact returns */
+            h->state = H_EXITED;
+            h->exit_code = -1;
+            h->fenced = false;
+        } else if (h->state == H_STOPPING) {
             forget_held(a, h);
         } else {
             h->state = H_EXITED;
@@ -508,6 +515,7 @@ static void fence(struct agent *a)
                         "workload (fenced)\n",
                         a->fence_s);
             any = true;
+            h->fenced = true;
             begin_stop(a, h, "fenced");
         }
     }

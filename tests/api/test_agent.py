@@ -315,8 +315,13 @@ class FencingTest(SingleAgentTest):
         self.wait_for("the host ready", lambda: self.admin.get(
             "/v1/hosts/" + hid).json["state"] == "ready", 5)
         self.assertIsNone(self.agents["one"]["proc"].poll(), "the agent keeps running")
+        # the fenced workload is reported gone (exited, -1), not started afresh: the rental
+        # ends and stops billing instead of running on a workload that no longer exists
+        got = self.wait_for("ended", lambda: (lambda r: r if r["state"] == "ended" else None)(
+            self.rental(tenant, rid)), 10)
+        self.assertEqual((got["end_reason"], got["exit_code"]), ("exited", -1), got)
+        self.assertEqual(self.agent_log().count("started " + rid), 1, self.agent_log())
         self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
-        self.wait_for("ended", lambda: self.rental(tenant, rid)["state"] == "ended", 10)
 
 
 class RestartPolicyTest(SingleAgentTest):
