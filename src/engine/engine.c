@@ -1490,7 +1490,7 @@ static int cmd_rental_stop(struct engine *e, const struct cmd_rental_stop *c, st
         return fail(out, ERR_NOTFOUND, "unknown rental");
     out->id = c->rental;
     if (r->state != RENTAL_ENDED)
-        end_rental(e, r, c->admin ? END_ADMIN : END_STOPPED, e->now, 0);
+        end_rental(e, r, c->idle ? END_IDLE : c->admin ? END_ADMIN : END_STOPPED, e->now, 0);
     out->state = RENTAL_ENDED;
     return 0;
 }

@@ -166,6 +166,7 @@ struct cmd_rental_stop {
     uint32_t tenant; /* 0 = the operator (any rental); else only this tenant's rentals */
     uint64_t rental;
     bool admin; /* end_reason `admin` instead of `stopped` */
+    bool idle;  /* end_reason `idle`: the rental's idle_stop rule fired */
 };
 
 struct command {

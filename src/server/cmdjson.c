@@ -127,6 +127,7 @@ static const struct field rental_stop_fields[] = {
     {"tenant", F_U32, offsetof(struct command, u.rental_stop.tenant), 0},
     {"rental", F_U64, offsetof(struct command, u.rental_stop.rental), 0},
     {"admin", F_BOOL, offsetof(struct command, u.rental_stop.admin), 0},
+    {"idle", F_BOOL, offsetof(struct command, u.rental_stop.idle), 0},
 };
 
 /* Nested objects: offsets relative to their own struct. */

@@ -36,6 +36,8 @@ static const char serve_usage[] =
     "  --threads N              HTTP worker threads (default 16)\n"
     "  --heartbeat-timeout S    a host silent S seconds is down (default 60)\n"
     "  --lost-after S           a host down S seconds loses its rentals (default 300)\n"
+    "  --idle-minute-seconds S  the length of a minute of rentals' idle_stop rules (60);\n"
+    "                           for tests\n"
     "  --log-level N            0 quiet, 1 start-up and errors (default), 2 also one line\n"
     "                           per request (method, path, status, microseconds)\n"
     "\n"
@@ -64,6 +66,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
     o->data_dir = "./gpurent-data";
     o->log_level = 1;
     o->threads = 16;
+    o->idle_minute_us = 60 * USEC_PER_SEC;
     engine_config_defaults(&o->engine);
     if ((env = getenv("GPURENT_LISTEN")) != NULL && *env)
         o->listen = env;
@@ -104,6 +107,11 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         } else if (strcmp(a, "--lost-after") == 0) {
             if (parse_seconds(v, &o->engine.lost_after) < 0) {
                 fprintf(stderr, "gpurent: serve: --lost-after: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--idle-minute-seconds") == 0) {
+            if (parse_seconds(v, &o->idle_minute_us) < 0 || o->idle_minute_us == 0) {
+                fprintf(stderr, "gpurent: serve: --idle-minute-seconds: seconds expected\n");
                 return ERR_INVALID;
             }
         } else if (strcmp(a, "--log-level") == 0) {
@@ -329,6 +337,7 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     memset(s, 0, sizeof(*s));
     snprintf(s->currency, sizeof(s->currency), "CNY");
     s->log_level = o.log_level;
+    s->idle_minute_us = o.idle_minute_us;
     snprintf(s->version, sizeof(s->version), "%s", GPURENT_VERSION);
     cc.db_path = db;
     cc.engine = o.engine;

@@ -29,6 +29,7 @@ struct server {
     char currency[8];       /* "CNY" */
     void *demo;             /* the --demo fleet's state, or NULL */
     int log_level;          /* 0 quiet, 1 start-up and errors, 2 one line per request */
+    int64_t idle_minute_us; /* the length of an idle_stop minute (60 s; tests shorten it) */
     char version[16];
     int64_t started_at;
     struct api_records *api; /* the API layer's in-memory records (api/records.h) */
@@ -38,7 +39,8 @@ struct serve_options {
     const char *listen;   /* "127.0.0.1:8080" */
     const char *data_dir; /* "./gpurent-data" */
     bool demo;
-    int log_level; /* 0 quiet .. 3 debug */
+    int log_level; /* 0 quiet, 1 start-up and errors, 2 one line per request */
+    int64_t idle_minute_us;
     unsigned threads;
     struct engine_config engine;
 };

@@ -435,6 +435,7 @@ class FakeAgent:
         self.states = {}
         self.exit_codes = {}
         self.last_reply = None
+        self.util = {}  # uuid -> the utilization this agent reports (50 when not set)
 
     @property
     def client(self):
@@ -455,7 +456,7 @@ class FakeAgent:
     def heartbeat(self):
         """One heartbeat with the current report; applies the reply (run / stop).
         Returns (reply, t_sent, t_received) with times from time.time() in µs."""
-        body = {"telemetry": [{"uuid": u, "util_pct": 50, "mem_used_mib": 1000,
+        body = {"telemetry": [{"uuid": u, "util_pct": self.util.get(u, 50), "mem_used_mib": 1000,
                                "power_w": 300, "temp_c": 60} for u in self.uuids],
                 "rentals": self.report()}
         t0 = int(time.time() * 1e6)
@@ -529,10 +530,11 @@ class ServerTestCase(unittest.TestCase):
     """One server for the whole class (started in setUpClass, stopped in tearDownClass)."""
     demo = False
     server = None
+    args = ()  # extra `gpurent serve` options for the class's server
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(demo=cls.demo)
+        cls.server = Server(demo=cls.demo, args=cls.args)
         try:
             cls.server.start()
         except Exception:

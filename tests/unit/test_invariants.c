@@ -2612,7 +2612,7 @@ static void test_scenario_on_demand_bill(void **state)
     CHECK(w, rv.state == RENTAL_RUNNING && rv.started_at == w->t0 + 10 * SEC, "not running");
     sc_wait(w, 10 + 5407);
     /* another tenant cannot stop it, and learns nothing */
-    cmd.u.rental_stop = (struct cmd_rental_stop){other, id, false};
+    cmd.u.rental_stop = (struct cmd_rental_stop){.tenant = other, .rental = id};
     CHECK(w, apply(w, &cmd, &res) == ERR_NOTFOUND, "a stranger's stop: %s", err_name(res.code));
     sc_stop(w, id, t);
     rv = sc_view(w, id);

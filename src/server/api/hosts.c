@@ -281,6 +281,8 @@ struct heartbeat_ctx {
     uint32_t host;
     bool nothing_new; /* the reply only repeats what the agent reported: it may wait */
     uint64_t gen;     /* the host's generation the reply was built at */
+    uint64_t idle[MAX_GPUS_PER_HOST]; /* rentals whose idle_stop rule fired */
+    uint32_t idle_count;
 };
 
 static int parse_report_state(enum report_state *out, const char *s)
@@ -356,6 +358,62 @@ static json_t *run_entry(const struct engine *e, struct store *store, const stru
     return j;
 }
 
+/*
+ * The idle_stop rule of a running rental: idle while every one of its GPUs reports a
+ * utilization under the threshold in this heartbeat; after `minutes` of that without a break
+ * it is stopped (end_reason idle) once this heartbeat is answered. A heartbeat without
+ * utilization for all its GPUs decides nothing.
+ */
+static void check_idle(struct heartbeat_ctx *ctx, struct store *store, const struct rental_view *v,
+                       const struct gpu_view *gpus, int n, char *buf, int64_t now)
+{
+    struct idle_rule *rule;
+    double max = -1;
+
+    if (v->state != RENTAL_RUNNING || api_idle_rule(ctx->srv->api, v->id, &rule) < 0)
+        return;
+    if (!rule->loaded) {
+        char name[64], err[256];
+        json_t *rec, *idle;
+        rule->loaded = true;
+        api_workload_name(name, sizeof(name), v->id);
+        if (store_meta_get(store, name, buf, API_WORKLOAD_MAX + 1, err, sizeof(err)) == 0 &&
+            (rec = json_loads(buf, 0, NULL)) != NULL) {
+            idle = json_object_get(rec, "idle_stop");
+            if (json_is_object(idle)) {
+                rule->has_rule = true;
+                rule->below_pct = json_number_value(json_object_get(idle, "below_util_pct"));
+                rule->minutes = json_integer_value(json_object_get(idle, "minutes"));
+            }
+            json_decref(rec);
+        }
+    }
+    if (!rule->has_rule)
+        return;
+    for (int i = 0; i < n; i++) {
+        bool found = false;
+        if (!((v->gpu_mask >> gpus[i].index) & 1))
+            continue;
+        for (uint32_t t = 0; t < ctx->telemetry_count && !found; t++) {
+            if (strcmp(ctx->telemetry_uuid[t], gpus[i].uuid) == 0 && ctx->telemetry[t].has_util) {
+                found = true;
+                if (ctx->telemetry[t].util_pct > max)
+                    max = ctx->telemetry[t].util_pct;
+            }
+        }
+        if (!found)
+            return;
+    }
+    if (max >= rule->below_pct) {
+        rule->idle_since = 0;
+    } else if (rule->idle_since == 0) {
+        rule->idle_since = now;
+    } else if (now - rule->idle_since >= rule->minutes * ctx->srv->idle_minute_us &&
+               ctx->idle_count < MAX_GPUS_PER_HOST) {
+        ctx->idle[ctx->idle_count++] = v->id;
+    }
+}
+
 /* Does the agent already hold rental id at this epoch (starting or running)? */
 static bool reported_as_held(const struct heartbeat_ctx *ctx, uint64_t id, uint32_t epoch)
 {
@@ -414,6 +472,8 @@ static int heartbeat_done(struct core_job *job, struct engine *e, struct store *
         if (engine_rental(e, gpus[i].rental, &v) == 0 && v.host == host &&
             (v.state == RENTAL_STARTING || v.state == RENTAL_RUNNING)) {
             json_array_append_new(run, run_entry(e, store, &v, buf));
+            if (job->cmd != NULL) /* a fresh report, not a woken long-poll */
+                check_idle(ctx, store, &v, gpus, n, buf, now);
             if (!reported_as_held(ctx, v.id, v.epoch))
                 ctx->nothing_new = false;
         }
@@ -553,6 +613,16 @@ void api_agent_heartbeat(struct request *req, struct response *res)
         job.before = NULL;
     }
     api_submit(req, res, &job);
+    for (uint32_t i = 0; i < ctx.idle_count; i++) {
+        /* idle_stop fired: end it (idle) as the operator would; the agent hears at its next
+           heartbeat, which is not held since the host changed */
+        struct command stop = {.type = CMD_RENTAL_STOP};
+        struct core_job sj = {.cmd = &stop};
+        stop.u.rental_stop.rental = ctx.idle[i];
+        stop.u.rental_stop.idle = true;
+        core_submit(req->srv->core, &sj);
+        free(sj.reply);
+    }
     if (!req->resumed && wait_s > 0 && res->status == 200 && ctx.nothing_new) {
         /* nothing to do for the agent yet: hold the reply until its host changes */
         res->park = true;

@@ -16,6 +16,7 @@ int api_records_new(struct api_records **out)
         return ERR_NOMEM;
     pthread_mutex_init(&r->lock, NULL);
     hmap_init(&r->by_uuid);
+    hmap_init(&r->by_rental);
     *out = r;
     return 0;
 }
@@ -26,6 +27,8 @@ void api_records_free(struct api_records *r)
         return;
     hmap_release(&r->by_uuid);
     free(r->telemetry);
+    hmap_release(&r->by_rental);
+    free(r->idle);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -93,4 +96,29 @@ void api_release_records(struct server *s)
 {
     api_records_free(s->api);
     s->api = NULL;
+}
+
+int api_idle_rule(struct api_records *r, uint64_t rental, struct idle_rule **out)
+{
+    char key[24];
+    uint32_t i;
+
+    snprintf(key, sizeof(key), "%llu", (unsigned long long)rental);
+    if (hmap_get(&r->by_rental, key, &i) == 0) {
+        *out = &r->idle[i];
+        return 0;
+    }
+    if (r->idle_count == r->idle_cap) {
+        uint32_t cap = r->idle_cap ? r->idle_cap * 2 : 64;
+        struct idle_rule *ir = realloc(r->idle, cap * sizeof(*ir));
+        if (ir == NULL)
+            return ERR_NOMEM;
+        r->idle = ir;
+        r->idle_cap = cap;
+    }
+    if (hmap_put(&r->by_rental, key, r->idle_count) < 0)
+        return ERR_NOMEM;
+    memset(&r->idle[r->idle_count], 0, sizeof(r->idle[0]));
+    *out = &r->idle[r->idle_count++];
+    return 0;
 }

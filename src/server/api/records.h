@@ -25,11 +25,24 @@ struct gpu_telemetry {
     double temp_c;
 };
 
+/* A rental's idle_stop rule and how long it has been idle. Used by the engine thread only
+ * (in heartbeat hooks), so it needs no lock. */
+struct idle_rule {
+    bool loaded; /* read from the rental's stored workload record */
+    bool has_rule;
+    double below_pct; /* idle: every GPU of the rental under this utilization */
+    int64_t minutes;
+    int64_t idle_since; /* µs, 0 = not idle */
+};
+
 struct api_records {
     pthread_mutex_t lock;
     struct hmap by_uuid;             /* GPU uuid -> index into telemetry */
     struct gpu_telemetry *telemetry; /* owned */
     uint32_t count, cap;
+    struct hmap by_rental;  /* rental id -> index into idle (engine thread only) */
+    struct idle_rule *idle; /* owned */
+    uint32_t idle_count, idle_cap;
 };
 
 /* 0 and *out (owned: api_records_free), or ERR_NOMEM. */
@@ -40,5 +53,9 @@ void api_records_free(struct api_records *r);
 int api_telemetry_put(struct api_records *r, const char *uuid, const struct gpu_telemetry *t);
 /* The latest telemetry of uuid: true and *out, or false when none was reported. */
 bool api_telemetry_get(struct api_records *r, const char *uuid, struct gpu_telemetry *out);
+
+/* The idle rule record of rental (created not loaded when new): 0 and *out, or ERR_NOMEM.
+ * The pointer is valid until the next call. Engine thread only. */
+int api_idle_rule(struct api_records *r, uint64_t rental, struct idle_rule **out);
 
 #endif
