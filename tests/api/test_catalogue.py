@@ -180,6 +180,27 @@ class CatalogueTest(ServerTestCase):
         r = self.admin.post("/v1/coupons", {"code": code, "percent_off": 10})
         self.assertProblem(r, 409, msg="a second coupon with the same code")
 
+    def test_coupon_code_is_once_per_tenant_unless_said(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60")
+        FakeAgent(self.server, model, gpus=8)
+        _, a = make_tenant(self.server)
+        _, b = make_tenant(self.server)
+        once = unique("ONCE").replace("-", "").upper()
+        many = unique("MANY").replace("-", "").upper()
+        self.assertEqual(self.admin.post("/v1/coupons", {"code": once, "percent_off": 10})
+                         .json["once_per_tenant"], True)
+        self.assertEqual(self.admin.post("/v1/coupons", {"code": many, "percent_off": 10,
+                                                         "once_per_tenant": False})
+                         .json["once_per_tenant"], False)
+        rent = {"gpu_model": model, "gpu_count": 1, "term": "on_demand"}
+        self.assertStatus(a.post("/v1/rentals", dict(rent, coupon=once)), 201)
+        r = a.post("/v1/rentals", dict(rent, coupon=once))
+        self.assertProblem(r, 400, "already redeemed")
+        self.assertStatus(b.post("/v1/rentals", dict(rent, coupon=once)), 201)
+        self.assertStatus(a.post("/v1/rentals", dict(rent, coupon=many)), 201)
+        self.assertStatus(a.post("/v1/rentals", dict(rent, coupon=many)), 201)
+
     def test_what_if_brief(self):
         r = self.admin.post("/v1/economics/what-if", {
             "card_price": "100000", "hourly_price": "7.6", "utilization": 1,

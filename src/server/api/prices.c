@@ -200,6 +200,8 @@ void api_coupon_create(struct request *req, struct response *res)
             c->term = (int)t;
     }
     api_get_bool(&f, "automatic", false, &c->automatic);
+    /* a coupon code is one per tenant unless said otherwise; a promotion applies to all */
+    c->once_per_tenant = !c->automatic;
     api_get_bool(&f, "once_per_tenant", false, &c->once_per_tenant);
     if (api_failed(&f)) {
         http_problem(res, err.status, "%s", err.detail);
