@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import time
 import unittest
 import urllib.parse
@@ -200,6 +201,33 @@ class CatalogueTest(ServerTestCase):
         self.assertStatus(b.post("/v1/rentals", dict(rent, coupon=once)), 201)
         self.assertStatus(a.post("/v1/rentals", dict(rent, coupon=many)), 201)
         self.assertStatus(a.post("/v1/rentals", dict(rent, coupon=many)), 201)
+
+    def test_hundred_parallel_redemptions_of_a_one_use_coupon(self):
+        model = unique("GPU")
+        set_price(self.server, model, "7.60")
+        FakeAgent(self.server, model, gpus=8)
+        code = unique("ONEUSE").replace("-", "").upper()
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "percent_off": 50,
+                                                          "max_redemptions": 1}), 201)
+        tenants = [make_tenant(self.server)[1] for _ in range(100)]
+        results = [None] * len(tenants)
+
+        def redeem(i):
+            results[i] = tenants[i].post("/v1/rentals", {
+                "gpu_model": model, "gpu_count": 1, "term": "on_demand", "queue": True,
+                "coupon": code})
+
+        threads = [threading.Thread(target=redeem, args=(i,)) for i in range(len(tenants))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        won = [r for r in results if r.status in (201, 202)]
+        self.assertEqual(len(won), 1, [r.status for r in results])
+        self.assertEqual(won[0].json["hourly_price"], "3.80")
+        for r in results:
+            if r.status not in (201, 202):
+                self.assertProblem(r, 400, "used up")
 
     def test_what_if_brief(self):
         r = self.admin.post("/v1/economics/what-if", {
