@@ -346,7 +346,10 @@ class RestartPolicyTest(SingleAgentTest):
         got = self.wait_for("two restarts", restarted, 20)
         self.assertIn(got["state"], ("starting", "running"), got)
         self.assertIn("running", seen)
-        self.assertGreaterEqual(self.agent_log().count("started %s" % rid), 3)
+        # the server assigns the new epoch when the exit is reported; the agent starts it
+        # when it hears the reply, a moment later
+        self.wait_for("a third start",
+                      lambda: self.agent_log().count("started %s" % rid) >= 3, 10)
         self.assertIn("%s exited with 3" % rid, self.agent_log())
         self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
         got = self.wait_for("ended", lambda: (lambda r: r if r["state"] == "ended" else None)(
