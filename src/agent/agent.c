@@ -66,6 +66,7 @@ struct held {
     enum held_state state;
     int exit_code; /* H_EXITED */
     bool fenced;   /* stopped by fencing: reported exited (-1) once gone, never restarted */
+    bool notified; /* told of a spot preemption notice (SIGTERM sent) */
     char detail[RUNTIME_DETAIL_MAX];
     bool in_run; /* listed in the latest reply's run */
 };
@@ -419,6 +420,14 @@ static bool reconcile(struct agent *a, const json_t *reply)
             } else if (h->state == H_RUNNING) {
                 memcpy(h->gpus, gpus, sizeof(gpus[0]) * count); /* adopted ones learn theirs */
                 h->gpu_count = count;
+                if (!h->notified && json_is_string(json_object_get(e, "preempt_at"))) {
+                    /* spot preemption notice: the workload gets SIGTERM now, its GPUs are
+                       taken at preempt_at */
+                    fprintf(stderr, "gpurent: agent: %s will be preempted at %s: SIGTERM\n", h->id,
+                            json_string_value(json_object_get(e, "preempt_at")));
+                    a->rt->ops->notify(a->rt, h->id);
+                    h->notified = true;
+                }
             }
             continue;
         }

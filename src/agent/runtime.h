@@ -59,6 +59,9 @@ struct runtime_ops {
     /* Begin stopping: SIGTERM now, SIGKILL after the grace (at a later poll). A stopped
      * workload polls RUNTIME_EXITED once its process group is gone; then forget it. */
     int (*stop)(struct runtime *rt, const char *rental_id);
+    /* Warn the workload that its end is near (a spot preemption notice): SIGTERM, with no
+     * SIGKILL to follow; it may save its work and exit, or run on until preempted. */
+    int (*notify)(struct runtime *rt, const char *rental_id);
     /* Drop what the runtime keeps about an ended rental (its state file). */
     void (*forget)(struct runtime *rt, const char *rental_id);
     /* At start-up: the workloads a previous agent left, alive or not, into out[0..*n). The

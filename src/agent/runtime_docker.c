@@ -163,6 +163,16 @@ static int docker_stop(struct runtime *rt, const char *id)
     return run_docker(argv, out, sizeof(out)) == 0 ? 0 : ERR_IO;
 }
 
+static int docker_notify(struct runtime *rt, const char *id)
+{
+    char name[RUNTIME_ID_MAX + 16], out[128];
+    char *argv[] = {"docker", "kill", "--signal", "TERM", name, NULL};
+
+    (void)rt;
+    snprintf(name, sizeof(name), "gpurent-%s", id);
+    return run_docker(argv, out, sizeof(out)) == 0 ? 0 : ERR_IO;
+}
+
 static void docker_forget(struct runtime *rt, const char *id)
 {
     char name[RUNTIME_ID_MAX + 16], out[128];
@@ -187,5 +197,6 @@ static void docker_free(struct runtime *rt)
     (void)rt;
 }
 
-const struct runtime_ops runtime_docker_ops = {
-    "docker", docker_start, docker_poll, docker_stop, docker_forget, docker_adopt, docker_free};
+const struct runtime_ops runtime_docker_ops = {"docker",     docker_start,  docker_poll,
+                                               docker_stop,  docker_notify, docker_forget,
+                                               docker_adopt, docker_free};

@@ -384,6 +384,18 @@ static int exec_stop(struct runtime *rt, const char *id)
     return 0;
 }
 
+static int exec_notify(struct runtime *rt, const char *id)
+{
+    struct exec_proc *p = find_proc(rt, id);
+
+    if (p == NULL)
+        return ERR_NOTFOUND;
+    check_leader(p);
+    if (!p->stopping && (!p->leader_gone || group_exists(p->pid)))
+        kill(-p->pid, SIGTERM);
+    return 0;
+}
+
 static void exec_forget(struct runtime *rt, const char *id)
 {
     struct exec_proc *p = find_proc(rt, id);
@@ -483,8 +495,8 @@ static void exec_free(struct runtime *rt)
     rt->priv = NULL;
 }
 
-const struct runtime_ops runtime_exec_ops = {"exec",      exec_start, exec_poll, exec_stop,
-                                             exec_forget, exec_adopt, exec_free};
+const struct runtime_ops runtime_exec_ops = {"exec",      exec_start,  exec_poll,  exec_stop,
+                                             exec_notify, exec_forget, exec_adopt, exec_free};
 
 bool runtime_id_ok(const char *id)
 {

@@ -276,6 +276,42 @@ class SingleAgentTest(AgentTest):
     test_zz_kill9_agent_then_restart_adopts = None
 
 
+class PreemptNoticeTest(SingleAgentTest):
+    """A spot workload gets SIGTERM as soon as its rental is given a preemption notice (the
+    default 30 s before its GPUs are taken), and keeps running through the notice."""
+
+    AGENT_ARGS = ("--heartbeat-interval", "20")  # the notice must ride the long-poll
+
+    def test_spot_workload_gets_sigterm_at_the_notice(self):
+        set_price(self.server, MODEL, "2.00", spot_floor="1.00")
+        _, spot_tenant = make_tenant(self.server)
+        _, od_tenant = make_tenant(self.server)
+        marker = os.path.join(self.server.tmp, "got-term")
+        r = spot_tenant.post("/v1/rentals", {
+            "gpu_model": MODEL, "gpu_count": 4, "term": "spot", "max_hourly": "1.50",
+            "workload": {"command": ["sh", "-c", "trap 'echo term > %s' TERM; "
+                                     "while true; do sleep 0.1; done" % marker]}})
+        self.assertStatus(r, 201)
+        spot = r.json["id"]
+        self.wait_for("the spot rental running", lambda: self.rental(
+            spot_tenant, spot)["state"] == "running", 10)
+        r = od_tenant.post("/v1/rentals", {"gpu_model": MODEL, "gpu_count": 4,
+                                           "term": "on_demand"})
+        self.assertStatus(r, (201, 202))
+        od = r.json["id"]
+        got = self.rental(spot_tenant, spot)
+        self.assertIsNotNone(got["preempt_at"], got)
+        self.wait_for("SIGTERM at the notice", lambda: os.path.exists(marker), 5)
+        self.assertIn("will be preempted", self.agent_log())
+        # the notice is not the end: it runs on until its GPUs are taken
+        got = self.rental(spot_tenant, spot)
+        self.assertEqual(got["state"], "running", got)
+        self.assertStatus(spot_tenant.post("/v1/rentals/%s/stop" % spot), (200, 202))
+        self.wait_for("the on-demand rental placed", lambda: self.rental(
+            od_tenant, od)["state"] in ("starting", "running"), 10)
+        self.assertStatus(od_tenant.post("/v1/rentals/%s/stop" % od), (200, 202))
+
+
 class FencingTest(SingleAgentTest):
     """An agent that loses its control plane for --fence-after seconds stops every workload
     (SIGTERM, SIGKILL after --stop-grace), keeps running, and heartbeats again once the
