@@ -317,7 +317,7 @@ static int price_request(const struct engine *e, uint32_t tenant, uint32_t model
 
 /* ---- Money limits --------------------------------------------------------------------- */
 
-enum limit_kind { LIMIT_NONE, LIMIT_FUNDS, LIMIT_BUDGET, LIMIT_MAX_COST };
+enum limit_kind { LIMIT_FUNDS, LIMIT_BUDGET, LIMIT_MAX_COST };
 
 /* What the tenant spent in the calendar month containing now (read-only). */
 static int64_t month_spent_at(const struct tenant *t, int64_t now)
@@ -1436,7 +1436,6 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
     r->term = (uint8_t)c->term;
     r->restart = (uint8_t)c->restart;
     r->gpu_count = (uint8_t)c->gpu_count;
-    r->queue = c->queue;
     r->auto_renew = c->auto_renew;
     r->has_workload = c->has_workload;
     r->hourly_price = p.hourly_price;

@@ -42,7 +42,7 @@ struct rental {
     uint8_t term;       /* enum term */
     uint8_t restart;    /* enum restart_policy */
     uint8_t gpu_count;
-    bool queue, auto_renew, has_workload, billing, preempt_requested;
+    bool auto_renew, has_workload, billing;
     uint32_t epoch;
     int32_t exit_code;
     uint32_t passes;      /* times a later rental was placed ahead of it */
