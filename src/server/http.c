@@ -16,6 +16,7 @@
 #include "../common/err.h"
 #include "core.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "server.h"
 
 struct waiter {
@@ -303,6 +304,46 @@ static bool is_json(const char *ct)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* ---- rate limits (ratelimit.h): per key, or per client address on public routes ---------- */
+
+/* 429 with Retry-After when the caller's bucket is empty: every request takes a token from
+ * its caller's general bucket, and a creation route one more from the caller's creation
+ * bucket. Admin keys are not limited (the operator's own scripts; an admin key can do
+ * anything anyway). Checked before any of the body is read or the engine is touched. */
+static bool rate_limited(struct server *srv, struct MHD_Connection *conn, const struct route *route,
+                         const struct principal *who, struct response *res)
+{
+    char name[64], retry[24];
+    int64_t now, wait;
+
+    if (who->role == ROLE_ADMIN)
+        return false;
+    if (who->key_id[0] != '\0') {
+        snprintf(name, sizeof(name), "%s", who->key_id);
+    } else {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr_in *sa =
+            ci != NULL ? (const struct sockaddr_in *)(const void *)ci->client_addr : NULL;
+        char ip[INET_ADDRSTRLEN] = "?";
+        if (sa != NULL && sa->sin_family == AF_INET)
+            inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
+        snprintf(name, sizeof(name), "ip:%s", ip);
+    }
+    now = core_clock_now();
+    wait = rate_take(&srv->rate_all, name, now);
+    if (wait == 0 && route->create)
+        wait = rate_take(&srv->rate_create, name, now);
+    if (wait == 0)
+        return false;
+    snprintf(retry, sizeof(retry), "%lld", (long long)wait);
+    http_problem(res, 429, "rate limit: too many %srequests for this %s; retry in %lld s",
+                 route->create ? "creation " : "", who->key_id[0] ? "key" : "address",
+                 (long long)wait);
+    http_add_header(res, "Retry-After", retry);
+    return true;
+}
+
 /*
  * Match the route and check the key and the role: on the request's first call, before any
  * of its body is read, so an unauthenticated caller can make the server buffer nothing.
@@ -358,6 +399,8 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
             return NULL;
         }
     }
+    if (rate_limited(srv, conn, route, &ctx->who, res))
+        return NULL;
     return route;
 }
 
@@ -618,8 +661,8 @@ int http_start(struct http_server **out, struct server *srv, const char *addr, u
                                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
                                  0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
                                  (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
-                                 threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                 threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 srv->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, cap, "cannot listen on %s (in use, or not allowed)", addr);
