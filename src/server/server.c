@@ -47,9 +47,10 @@ static const char serve_usage[] =
     "  --rate-limit-create R[:B]  the same for creation routes (tenants, keys, credits,\n"
     "                           coupons, join tokens, rentals, agent registration), on\n"
     "                           top (env GPURENT_RATE_LIMIT_CREATE; default 10:50)\n"
-    "  --idle-timeout S         close a connection idle, or sending its request, for S\n"
-    "                           seconds (env GPURENT_IDLE_TIMEOUT; default 30); parked\n"
-    "                           heartbeats are not idle\n"
+    "  --idle-timeout S         close a connection silent for S seconds, or whose request\n"
+    "                           has not arrived whole S seconds after the connection\n"
+    "                           opened or the previous reply (env GPURENT_IDLE_TIMEOUT;\n"
+    "                           default 30); parked heartbeats are exempt\n"
     "\n"
     "The first admin key comes from GPURENT_ADMIN_KEY, or is generated at the first start\n"
     "and printed once.\n";

@@ -600,34 +600,63 @@ class IdleTimeoutTest(ServerTestCase):
         finally:
             s.close()
 
-    def test_slowloris_is_cut_off(self):
+    def trickle(self, first, step, seconds=10):
+        """Send first, then one byte of step every 0.5 s (never silent as long as the idle
+        timeout): the seconds until the server cut the connection, or None."""
         s = socket.create_connection(("127.0.0.1", self.server.port))
         try:
-            s.sendall(b"GET /v1/platform HTTP/1.1\r\nHost: x\r\n")
+            s.sendall(first)
             t0 = time.time()
-            closed = False
-            # a header line every 3 s: each gap is longer than the timeout
-            for i in range(4):
-                time.sleep(3)
+            i = 0
+            while time.time() - t0 < seconds:
+                time.sleep(0.5)
                 try:
-                    s.sendall(b"X-Slow-%d: y\r\n" % i)
+                    s.sendall(step[i % len(step):i % len(step) + 1])
                 except OSError:
-                    closed = True
-                    break
-                s.settimeout(0.05)
+                    return time.time() - t0
+                i += 1
+                s.settimeout(0.01)
                 try:
-                    if s.recv(4096) == b"":
-                        closed = True
-                        break
+                    b = s.recv(4096)
+                    if b == b"" or b.startswith(b"HTTP/1.1 408"):
+                        return time.time() - t0
                 except (socket.timeout, TimeoutError):
                     pass
                 except OSError:
-                    closed = True
-                    break
-            self.assertTrue(closed, "a trickled request was kept open for %.0f s" %
-                            (time.time() - t0))
+                    return time.time() - t0
+            return None
         finally:
             s.close()
+
+    def test_slowloris_is_cut_off(self):
+        # headers trickled a byte every 0.5 s: never idle for 2 s, but the request is not
+        # whole 2 s after the connection opened, so it is cut
+        took = self.trickle(b"GET /v1/platform HTTP/1.1\r\nHost: x\r\n", b"X-Slow: y\r\n")
+        self.assertIsNotNone(took, "a trickled request was kept open for 10 s")
+        self.assertLess(took, 5)
+        # the same with a body trickled after complete headers
+        took = self.trickle(b"POST /v1/agent/register HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+                            b"{}      ")
+        self.assertIsNotNone(took, "a trickled body was kept open for 10 s")
+        self.assertLess(took, 5)
+        # and the server is fine
+        self.assertStatus(self.admin.get("/v1/platform"), 200)
+
+    def test_keep_alive_requests_each_get_the_full_time(self):
+        # a client that sends whole requests on one connection, 1 s apart, for 4 s: each
+        # request is on time, so the connection is not cut
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+        try:
+            for _ in range(5):
+                conn.request("GET", "/healthz")
+                r = conn.getresponse()
+                self.assertEqual(r.status, 200)
+                r.read()
+                time.sleep(1.0)
+        finally:
+            conn.close()
 
     def test_parked_heartbeat_outlives_the_idle_timeout(self):
         agent = FakeAgent(self.server, unique("IDLE"), gpus=1)
