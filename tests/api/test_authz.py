@@ -1,8 +1,8 @@
 """API: authorization, keys, mass assignment, rate limits and connection timeouts.
 
 RouteMatrixTest is generated from the route table itself (`gpurent routes --json`, the
-binary's own table): every route x every caller (no key, a malformed key, an unknown key, the
-admin, tenant A, tenant B, an agent) x {the caller's own object, another tenant's object},
+binary's own table): every route x every caller (no key, a malformed key, an unknown key, a
+revoked key, the admin, tenant A, tenant B, an agent) x {the caller's own object, another tenant's object},
 with the expected status derived from the route's declared roles:
   - no key or a bad key on a keyed route: 401;
   - a key whose role the route does not declare: 403;
@@ -194,6 +194,15 @@ class RouteMatrixTest(AuthzBase):
                 "/v1/economics/what-if", WHAT_IF)),
         }
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.tenant["A"].post("/v1/keys", {})
+        assert r.status == 201, r
+        cls.revoked_key = r.json["api_key"]
+        r = cls.server.admin.delete("/v1/keys/" + r.json["id"])
+        assert r.status == 200, r
+
     def registration(self):
         token = self.admin.post("/v1/join-tokens", {}).json["token"]
         host = unique("mxhost")
@@ -208,6 +217,7 @@ class RouteMatrixTest(AuthzBase):
             ("none", None, None),
             ("malformed", None, malformed),
             ("unknown", None, well_formed_key("Z" * 32)),
+            ("revoked", None, self.revoked_key),
             ("admin", "admin", admin_key),
             ("tenant A", "tenant", self.tenant["A"].key),
             ("tenant B", "tenant", self.tenant["B"].key),
@@ -272,9 +282,10 @@ class RouteMatrixTest(AuthzBase):
                         self.assertEqual(r.headers.get("www-authenticate"), "Bearer", msg)
                     self.assertEqual(self.snapshot(), before, msg + ": a refused request "
                                      "changed something")
-        # 35 routes x 7 callers, more with the object variants
-        self.assertGreaterEqual(tried, len(routes) * 7)
-        self.assertGreater(refused, len(routes) * 3)
+        print("matrix: %d requests, %d refused" % (tried, refused), file=sys.stderr)
+        # every route x 8 callers, more with the object variants
+        self.assertGreaterEqual(tried, len(routes) * 8)
+        self.assertGreater(refused, len(routes) * 4)
 
     def undo(self, case, r):
         if case.get("cleanup") == "rental":
