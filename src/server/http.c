@@ -624,9 +624,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ctx->route = resolve(h->srv, conn, method, url, ctx, &res);
         if (ctx->route != NULL && length != NULL && strtoull(length, NULL, 10) > HTTP_BODY_MAX)
             http_problem(&res, 413, "request body is larger than %d bytes", HTTP_BODY_MAX);
-        if (res.status != 0) { /* answered before reading a byte of the body */
-            ctx->answered = true;
-            set_deadline(h, conn, false);
+        if (res.status != 0) {    /* answered before reading a byte of the body */
+            ctx->answered = true; /* the deadline stays: a body trickled after is cut */
             return send_response(conn, &res);
         }
         return MHD_YES;

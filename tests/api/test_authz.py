@@ -651,6 +651,12 @@ class IdleTimeoutTest(ServerTestCase):
                             b"{}      ")
         self.assertIsNotNone(took, "a trickled body was kept open for 10 s")
         self.assertLess(took, 5)
+        # and a body trickled after an early answer (401: no key) is no way to hold on either
+        took = self.trickle(b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+                            b"{}      ")
+        self.assertIsNotNone(took, "a body trickled after a 401 was kept open for 10 s")
+        self.assertLess(took, 5)
         # and the server is fine
         self.assertStatus(self.admin.get("/v1/platform"), 200)
 
