@@ -6,7 +6,8 @@ revoked key, the admin, tenant A, tenant B, an agent) x {the caller's own object
 with the expected status derived from the route's declared roles:
   - no key or a bad key on a keyed route: 401;
   - a key whose role the route does not declare: 403;
-  - a tenant naming another tenant's object: 404 (exactly like an unknown id);
+  - a tenant naming another tenant's object: 404, with the same detail as for a well-formed
+    id that does not exist (checked for each such case);
   - otherwise the route's success status.
 Every refused attempt is followed by a check that nothing changed (tenants and balances,
 rentals, keys, hosts, prices). A route in the table without a case here fails the test: a new
@@ -18,6 +19,7 @@ See docs/security.md for what each test defends against.
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -38,6 +40,14 @@ def well_formed_key(body):
     text = "gpr_" + body
     h = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return text + "".join(BASE62[h[i] % 62] for i in range(4))
+
+
+def public_id(prefix, n):
+    """The server's id of object number n (src/common/ids.c): prefix + 13 Crockford base32
+    characters of n x 0x9E3779B97F4A7C15 (mod 2^64)."""
+    x = (n * 0x9E3779B97F4A7C15) % (1 << 64)
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    return prefix + "_" + "".join(alphabet[(x >> (5 * i)) & 31] for i in range(12, -1, -1))
 
 
 def route_table():
@@ -254,7 +264,7 @@ class RouteMatrixTest(AuthzBase):
         self.assertEqual(missing, [], "routes without a case in test_authz.py: say how each "
                                       "is called, and the matrix tests its roles")
         self.assertEqual(sorted(set(cases) - names), [], "cases for routes that are gone")
-        tried = refused = 0
+        tried = refused = compared = 0
         for route in routes:
             case = cases[(route["method"], route["pattern"])]
             for label, role, key in self.callers():
@@ -278,14 +288,34 @@ class RouteMatrixTest(AuthzBase):
                         continue
                     refused += 1
                     self.assertProblem(r, want, msg=msg)
+                    if want == 404 and role == "tenant":
+                        self.assertSameAsUnknown(route, path, body, key, r, msg)
+                        compared += 1
                     if want == 401:
                         self.assertEqual(r.headers.get("www-authenticate"), "Bearer", msg)
                     self.assertEqual(self.snapshot(), before, msg + ": a refused request "
                                      "changed something")
-        print("matrix: %d requests, %d refused" % (tried, refused), file=sys.stderr)
+        print("matrix: %d requests, %d refused, %d of them compared with an unknown id" %
+              (tried, refused, compared), file=sys.stderr)
+        self.assertGreaterEqual(compared, 10)
         # every route x 8 callers, more with the object variants
         self.assertGreaterEqual(tried, len(routes) * 8)
         self.assertGreater(refused, len(routes) * 4)
+
+    def assertSameAsUnknown(self, route, path, body, key, r, msg):
+        """Another tenant's object answers exactly as an id that does not exist: nothing
+        tells the caller it is there."""
+        text = json.dumps(body) if body is not None else ""
+        ids = [w for w in re.findall(r"(?:tnt|rnt|key|hst)_[0-9a-z]+", path + " " + text)]
+        self.assertTrue(ids, msg)
+        other = ids[-1]
+        unknown = public_id(other[:3], 4000000000)  # well-formed, and no such object
+        swap = json.loads(text.replace(other, unknown)) if body is not None else None
+        r2 = request(self.server.port, route["method"], path.replace(other, unknown), swap,
+                     key=key)
+        self.assertEqual(r2.status, r.status, msg)
+        self.assertEqual(r2.json["detail"].replace(unknown, "ID"),
+                         r.json["detail"].replace(other, "ID"), msg + ": tells existing from not")
 
     def undo(self, case, r):
         if case.get("cleanup") == "rental":
