@@ -4,6 +4,10 @@
  * docs/openapi.yaml describes each route of this table and nothing else; test_routes keeps
  * the two in step. Patterns are matched segment by segment; {name} matches one non-empty
  * segment and is handed to the handler in req->params, in order.
+ *
+ * Each entry is ROUTE(...) or, for a route that creates something, CREATE_ROUTE(...) (the
+ * stricter rate limit): a route without roles does not compile (http.h). A new route also
+ * needs a case in tests/api/test_authz.py, whose matrix is generated from this table.
  */
 #include "../common/compat.h"
 
