@@ -331,13 +331,14 @@ static bool rate_limited(struct server *srv, struct MHD_Connection *conn, const 
     char name[64], retry[24];
     int64_t now, wait;
 
-    if (who->role == ROLE_ADMIN)
-        return false;
+    if (who->role == ROLE_ADMIN ||
+        (!rate_enabled(&srv->rate_all) && !(route->create && rate_enabled(&srv->rate_create))))
+        return false; /* (a zeroed struct server has both disabled) */
     if (who->key_id[0] != '\0') {
         snprintf(name, sizeof(name), "%s", who->key_id);
     } else {
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
         const struct sockaddr_in *sa =
             ci != NULL ? (const struct sockaddr_in *)(const void *)ci->client_addr : NULL;
         char ip[INET_ADDRSTRLEN] = "?";
@@ -501,6 +502,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (h->request_us <= 0) /* no timeout set: no deadline either */
+            return;
         cs = calloc(1, sizeof(*cs));
         if (cs == NULL || ci == NULL) { /* not watched: the idle timeout still applies */
             free(cs);
