@@ -68,9 +68,11 @@ calc() { awk "BEGIN { print ($*) }"; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
-# the fake hosts never heartbeat: keep them up for the whole run
+# the fake hosts never heartbeat: keep them up for the whole run; wrk drives one tenant key
+# as fast as it can, which the per-key rate limits exist to stop: they are off here
 cmd=("$bin" serve --listen "127.0.0.1:$port" --data-dir "$dir/data"
-    --heartbeat-timeout 3600 --lost-after 3600 ${BENCH_HTTP_SERVE_ARGS:-})
+    --heartbeat-timeout 3600 --lost-after 3600 --rate-limit 0 --rate-limit-create 0
+    ${BENCH_HTTP_SERVE_ARGS:-})
 preload=()
 if [ "$count_fsync" = 1 ]; then
     if ${CC:-cc} -O2 -shared -fPIC -o "$dir/fsync_count.so" "$root/bench/fsync_count.c" \

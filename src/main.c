@@ -252,6 +252,8 @@ static int cmd_help(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "routes") == 0) /* not in the help: for tests and tools */
+        return serve_routes_main(argc - 1, argv + 1);
     sc = find(argv[1]);
     if (sc == NULL) {
         fprintf(stderr, "gpurent: help: unknown subcommand '%s'\n", argv[1]);
@@ -284,6 +286,8 @@ int main(int argc, char **argv)
         return cmd_help(1, argv + 1);
     if (strcmp(argv[1], "--version") == 0)
         return cmd_version(1, argv + 1);
+    if (strcmp(argv[1], "routes") == 0) /* not in the help: for tests and tools */
+        return serve_routes_main(argc - 1, argv + 1);
     sc = find(argv[1]);
     if (sc == NULL) {
         fprintf(stderr, "gpurent: unknown subcommand '%s'\n", argv[1]);

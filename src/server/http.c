@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "../common/err.h"
 #include "core.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "server.h"
 
 struct waiter {
@@ -26,9 +28,23 @@ struct waiter {
     int64_t until;
 };
 
+/* A connection, for the request deadline: each request must arrive whole (headers and body)
+ * within the idle timeout of the connection's start or of the previous response, or its
+ * socket is shut down. libmicrohttpd's own timeout only counts silence, so a client that
+ * trickles a byte now and then (slowloris) would otherwise hold a connection for ever. */
+struct conn_state {
+    struct conn_state *prev, *next;
+    int fd;
+    int64_t deadline; /* µs; 0 while the server has the request (handler, parked, reply) */
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct server *srv;
+    /* live connections (conn_lock), their deadlines checked by the waker thread */
+    pthread_mutex_t conn_lock;
+    struct conn_state *conns;
+    int64_t request_us, next_reap;
     /* parked long-polls, and the thread that resumes them */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond; /* a host changed, or stop */
@@ -303,6 +319,47 @@ static bool is_json(const char *ct)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* ---- rate limits (ratelimit.h): per key, or per client address on public routes ---------- */
+
+/* 429 with Retry-After when the caller's bucket is empty: every request takes a token from
+ * its caller's general bucket, and a creation route one more from the caller's creation
+ * bucket. Admin keys are not limited (the operator's own scripts; an admin key can do
+ * anything anyway). Checked before any of the body is read or the engine is touched. */
+static bool rate_limited(struct server *srv, struct MHD_Connection *conn, const struct route *route,
+                         const struct principal *who, struct response *res)
+{
+    char name[64], retry[24];
+    int64_t now, wait;
+
+    if (who->role == ROLE_ADMIN ||
+        (!rate_enabled(&srv->rate_all) && !(route->create && rate_enabled(&srv->rate_create))))
+        return false; /* (a zeroed struct server has both disabled) */
+    if (who->key_id[0] != '\0') {
+        snprintf(name, sizeof(name), "%s", who->key_id);
+    } else {
+        const union MHD_ConnectionInfo *ci =
+            conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+        const struct sockaddr_in *sa =
+            ci != NULL ? (const struct sockaddr_in *)(const void *)ci->client_addr : NULL;
+        char ip[INET_ADDRSTRLEN] = "?";
+        if (sa != NULL && sa->sin_family == AF_INET)
+            inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
+        snprintf(name, sizeof(name), "ip:%s", ip);
+    }
+    now = core_clock_now();
+    wait = rate_take(&srv->rate_all, name, now);
+    if (wait == 0 && route->create)
+        wait = rate_take(&srv->rate_create, name, now);
+    if (wait == 0)
+        return false;
+    snprintf(retry, sizeof(retry), "%lld", (long long)wait);
+    http_problem(res, 429, "rate limit: too many %srequests for this %s; retry in %lld s",
+                 route->create ? "creation " : "", who->key_id[0] ? "key" : "address",
+                 (long long)wait);
+    http_add_header(res, "Retry-After", retry);
+    return true;
+}
+
 /*
  * Match the route and check the key and the role: on the request's first call, before any
  * of its body is read, so an unauthenticated caller can make the server buffer nothing.
@@ -358,6 +415,8 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
             return NULL;
         }
     }
+    if (rate_limited(srv, conn, route, &ctx->who, res))
+        return NULL;
     return route;
 }
 
@@ -432,6 +491,78 @@ static int park(struct http_server *h, struct MHD_Connection *conn, struct req_c
     return rc;
 }
 
+/* ---- the request deadline (struct conn_state) ------------------------------------------ */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *h = cls;
+    struct conn_state *cs = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (h->request_us <= 0) /* no timeout set: no deadline either */
+            return;
+        cs = calloc(1, sizeof(*cs));
+        if (cs == NULL || ci == NULL) { /* not watched: the idle timeout still applies */
+            free(cs);
+            return;
+        }
+        cs->fd = ci->connect_fd;
+        __atomic_store_n(&cs->deadline, core_clock_now() + h->request_us, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&h->conn_lock);
+        cs->next = h->conns;
+        if (h->conns != NULL)
+            h->conns->prev = cs;
+        h->conns = cs;
+        pthread_mutex_unlock(&h->conn_lock);
+        *socket_context = cs;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && cs != NULL) {
+        /* libmicrohttpd closes the socket after this: once unlinked, the fd is never used */
+        pthread_mutex_lock(&h->conn_lock);
+        if (cs->prev != NULL)
+            cs->prev->next = cs->next;
+        else
+            h->conns = cs->next;
+        if (cs->next != NULL)
+            cs->next->prev = cs->prev;
+        pthread_mutex_unlock(&h->conn_lock);
+        free(cs);
+        *socket_context = NULL;
+    }
+}
+
+/* Set (now + the timeout) or clear (0) the deadline of conn's current request. */
+static void set_deadline(struct http_server *h, struct MHD_Connection *conn, bool armed)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_state *cs = ci != NULL ? ci->socket_context : NULL;
+
+    if (cs != NULL)
+        __atomic_store_n(&cs->deadline, armed ? core_clock_now() + h->request_us : 0,
+                         __ATOMIC_RELAXED);
+}
+
+/* Shut down the sockets of requests past their deadline (libmicrohttpd then sees the
+ * connection end and closes it in its own thread). At most twice a second. */
+static void reap_late_requests(struct http_server *h, int64_t now)
+{
+    if (now < h->next_reap)
+        return;
+    h->next_reap = now + 500000;
+    pthread_mutex_lock(&h->conn_lock);
+    for (struct conn_state *cs = h->conns; cs != NULL; cs = cs->next) {
+        int64_t d = __atomic_load_n(&cs->deadline, __ATOMIC_RELAXED);
+        if (d != 0 && now > d) {
+            shutdown(cs->fd, SHUT_RDWR);
+            __atomic_store_n(&cs->deadline, 0, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_mutex_unlock(&h->conn_lock);
+}
+
 /* The waker: resume parked connections whose host changed or whose time is up. */
 static void *waker_main(void *arg)
 {
@@ -443,6 +574,9 @@ static void *waker_main(void *arg)
         struct timespec ts;
         size_t i = 0;
 
+        reap_late_requests(h, now);
+        if (h->next_reap < next)
+            next = h->next_reap;
         while (i < h->waiter_count) {
             struct waiter *w = &h->waiters[i];
             if (h->stopping || now >= w->until ||
@@ -493,8 +627,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ctx->route = resolve(h->srv, conn, method, url, ctx, &res);
         if (ctx->route != NULL && length != NULL && strtoull(length, NULL, 10) > HTTP_BODY_MAX)
             http_problem(&res, 413, "request body is larger than %d bytes", HTTP_BODY_MAX);
-        if (res.status != 0) { /* answered before reading a byte of the body */
-            ctx->answered = true;
+        if (res.status != 0) {    /* answered before reading a byte of the body */
+            ctx->answered = true; /* the deadline stays: a body trickled after is cut */
             return send_response(conn, &res);
         }
         return MHD_YES;
@@ -533,6 +667,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&res, 0, sizeof(res));
     if (ctx->resumed && ctx->route == NULL) /* resumed by a stop before it was resolved */
         return MHD_NO;
+    set_deadline(h, conn, false); /* the whole request is in: the server's turn */
     if (h->srv->log_level >= 2) {
         int64_t t0 = core_clock_now();
         dispatch(h->srv, conn, method, url, ctx, &res);
@@ -550,9 +685,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct req_ctx *ctx = *con_cls;
-    (void)cls;
-    (void)conn;
     (void)toe;
+
+    set_deadline(cls, conn, true); /* the next request on this connection, if any */
 
     if (ctx != NULL) {
         free(ctx->body);
@@ -606,6 +741,8 @@ int http_start(struct http_server **out, struct server *srv, const char *addr, u
     if (h == NULL)
         return ERR_NOMEM;
     h->srv = srv;
+    h->request_us = (int64_t)srv->idle_timeout_s * 1000000;
+    pthread_mutex_init(&h->conn_lock, NULL);
     pthread_mutex_init(&h->wait_lock, NULL);
     pthread_cond_init(&h->wait_cond, NULL);
     if (pthread_create(&h->waker, NULL, waker_main, h) != 0) {
@@ -618,9 +755,10 @@ int http_start(struct http_server **out, struct server *srv, const char *addr, u
                                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
                                  0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
                                  (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
-                                 threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                                 threads ? threads : 4, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 srv->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, cap, "cannot listen on %s (in use, or not allowed)", addr);
         stop_waker(h);
@@ -644,6 +782,7 @@ void http_stop(struct http_server *h)
         return;
     stop_waker(h); /* parked requests are resumed and answered 503 first */
     MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->conn_lock);
     pthread_mutex_destroy(&h->wait_lock);
     pthread_cond_destroy(&h->wait_cond);
     free(h->waiters);

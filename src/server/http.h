@@ -18,12 +18,13 @@
 #define HTTP_JSON_DEPTH_MAX 32            /* deeper JSON gets 400 */
 #define HTTP_PARAMS_MAX     4
 
-/* Who may call a route (a bitmask). ROLE_PUBLIC routes need no key. */
+/* Who may call a route (a bitmask). ROLE_PUBLIC routes need no key; it is a bit of its own,
+ * not 0, so that every route states its roles: ROUTE() refuses 0 at compile time. */
 enum role {
-    ROLE_PUBLIC = 0,
     ROLE_ADMIN = 1 << 0,
     ROLE_TENANT = 1 << 1,
     ROLE_AGENT = 1 << 2,
+    ROLE_PUBLIC = 1 << 3, /* only ever alone: no key is asked for */
 };
 #define ROLE_ANY (ROLE_ADMIN | ROLE_TENANT | ROLE_AGENT)
 
@@ -31,7 +32,7 @@ struct server; /* server.h */
 
 /* The authenticated caller. */
 struct principal {
-    enum role role;  /* ROLE_PUBLIC when no key was given on a public route */
+    enum role role;  /* 0 when no key was given (a public route) */
     uint32_t tenant; /* ROLE_TENANT: the tenant number */
     uint32_t host;   /* ROLE_AGENT: the host number */
     char key_id[32]; /* the key used ("key_..."), empty when none */
@@ -87,9 +88,35 @@ struct route {
     const char *method;
     const char *pattern; /* "/v1/rentals/{id}/stop": {x} matches one non-empty segment */
     http_handler_fn handler;
-    unsigned roles;      /* enum role bits; ROLE_PUBLIC = no key needed */
+    unsigned roles;      /* enum role bits; ROLE_PUBLIC (alone) = no key needed */
     const char *summary; /* one line, for docs and the openapi check */
+    bool create;         /* a creation route: the stricter rate limit too */
 };
+
+/*
+ * A route table entry. A route without declared roles does not compile: roles must be a
+ * non-zero constant made of role bits, and ROLE_PUBLIC cannot be mixed with key roles.
+ * CREATE_ROUTE marks a route that creates something (a tenant, a key, a rental...): it has
+ * the stricter creation rate limit on top of the general one (ratelimit.h).
+ */
+#define ROUTE(method, pattern, handler, roles, summary)                                            \
+    ROUTE_ENTRY(method, pattern, handler, roles, summary, false)
+#define CREATE_ROUTE(method, pattern, handler, roles, summary)                                     \
+    ROUTE_ENTRY(method, pattern, handler, roles, summary, true)
+#define ROUTE_ENTRY(method, pattern, handler, roles, summary, create)                              \
+    {                                                                                              \
+        (method), (pattern), (handler),                                                            \
+            (roles) + 0 * sizeof(struct {                                                          \
+                          _Static_assert((roles) != 0,                                             \
+                                         "route " method " " pattern ": declare its roles");       \
+                          _Static_assert(((roles) & ~(ROLE_ANY | ROLE_PUBLIC)) == 0,               \
+                                         "route " method " " pattern ": unknown role bits");       \
+                          _Static_assert(!((roles)&ROLE_PUBLIC) || (roles) == ROLE_PUBLIC,         \
+                                         "route " method " " pattern ": ROLE_PUBLIC goes alone");  \
+                          int unused;                                                              \
+                      }),                                                                          \
+            (summary), (create)                                                                    \
+    }
 
 /* The route table (server/routes.c) and its length. */
 extern const struct route http_routes[];

@@ -40,6 +40,17 @@ static const char serve_usage[] =
     "                           for tests\n"
     "  --log-level N            0 quiet, 1 start-up and errors (default), 2 also one line\n"
     "                           per request (method, path, status, microseconds)\n"
+    "  --rate-limit R[:B]       per key (per client address on public routes): R requests\n"
+    "                           a second (decimals allowed), bursts of B (env\n"
+    "                           GPURENT_RATE_LIMIT; default 100:200; 0 disables);\n"
+    "                           admin keys are not limited\n"
+    "  --rate-limit-create R[:B]  the same for creation routes (tenants, keys, credits,\n"
+    "                           coupons, join tokens, rentals, agent registration), on\n"
+    "                           top (env GPURENT_RATE_LIMIT_CREATE; default 10:50)\n"
+    "  --idle-timeout S         close a connection silent for S seconds, or whose request\n"
+    "                           has not arrived whole S seconds after the connection\n"
+    "                           opened or the previous reply (env GPURENT_IDLE_TIMEOUT;\n"
+    "                           default 30); parked heartbeats are exempt\n"
     "\n"
     "The first admin key comes from GPURENT_ADMIN_KEY, or is generated at the first start\n"
     "and printed once.\n";
@@ -57,6 +68,54 @@ static int parse_seconds(const char *s, int64_t *out)
     return 0;
 }
 
+/* Rate limits and timeouts a real operator would start with: a client script or console
+ * makes a few requests a second; ten new rentals a second per key is far beyond any
+ * honest use, and bursts of 50 let a script start a batch at once. */
+#define RATE_DEFAULT              100
+#define RATE_DEFAULT_BURST        200
+#define RATE_CREATE_DEFAULT       10
+#define RATE_CREATE_DEFAULT_BURST 50
+#define IDLE_TIMEOUT_DEFAULT      30
+
+static int rate_env(const char *name, struct rate_config *out)
+{
+    const char *env = getenv(name);
+
+    if (env == NULL || *env == '\0')
+        return 0;
+    if (rate_parse(env, out) < 0) {
+        fprintf(stderr, "gpurent: serve: %s: RATE or RATE:BURST expected\n", name);
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+static int parse_idle(const char *s, unsigned *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 3600)
+        return ERR_INVALID;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int idle_env(unsigned *out)
+{
+    const char *env = getenv("GPURENT_IDLE_TIMEOUT");
+
+    if (env == NULL || *env == '\0')
+        return 0;
+    if (parse_idle(env, out) < 0) {
+        fprintf(stderr, "gpurent: serve: GPURENT_IDLE_TIMEOUT: 1 to 3600 seconds expected\n");
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct serve_options *o)
 {
     const char *env;
@@ -68,6 +127,14 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
     o->threads = 16;
     o->idle_minute_us = 60 * USEC_PER_SEC;
     engine_config_defaults(&o->engine);
+    o->rate_all = (struct rate_config){RATE_DEFAULT * 1000000LL, RATE_DEFAULT_BURST};
+    o->rate_create =
+        (struct rate_config){RATE_CREATE_DEFAULT * 1000000LL, RATE_CREATE_DEFAULT_BURST};
+    o->idle_timeout_s = IDLE_TIMEOUT_DEFAULT;
+    if (rate_env("GPURENT_RATE_LIMIT", &o->rate_all) < 0 ||
+        rate_env("GPURENT_RATE_LIMIT_CREATE", &o->rate_create) < 0 ||
+        idle_env(&o->idle_timeout_s) < 0)
+        return ERR_INVALID;
     if ((env = getenv("GPURENT_LISTEN")) != NULL && *env)
         o->listen = env;
     if ((env = getenv("GPURENT_DATA_DIR")) != NULL && *env)
@@ -112,6 +179,19 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         } else if (strcmp(a, "--idle-minute-seconds") == 0) {
             if (parse_seconds(v, &o->idle_minute_us) < 0 || o->idle_minute_us == 0) {
                 fprintf(stderr, "gpurent: serve: --idle-minute-seconds: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--rate-limit") == 0 || strcmp(a, "--rate-limit-create") == 0) {
+            if (rate_parse(v, a[12] ? &o->rate_create : &o->rate_all) < 0) {
+                fprintf(stderr,
+                        "gpurent: serve: %s: RATE or RATE:BURST expected (requests a "
+                        "second, like 100 or 0.5; 0 disables)\n",
+                        a);
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (parse_idle(v, &o->idle_timeout_s) < 0) {
+                fprintf(stderr, "gpurent: serve: --idle-timeout: 1 to 3600 seconds expected\n");
                 return ERR_INVALID;
             }
         } else if (strcmp(a, "--log-level") == 0) {
@@ -338,6 +418,9 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     snprintf(s->currency, sizeof(s->currency), "CNY");
     s->log_level = o.log_level;
     s->idle_minute_us = o.idle_minute_us;
+    rate_init(&s->rate_all, o.rate_all, 0);
+    rate_init(&s->rate_create, o.rate_create, 0);
+    s->idle_timeout_s = o.idle_timeout_s;
     snprintf(s->version, sizeof(s->version), "%s", GPURENT_VERSION);
     cc.db_path = db;
     cc.engine = o.engine;
@@ -400,5 +483,61 @@ out:
     keyring_release(&s->keys);
     idem_release(&s->idem);
     api_release_records(s);
+    rate_release(&s->rate_all);
+    rate_release(&s->rate_create);
     return status;
+}
+
+/* ---- `gpurent routes --json` ----------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", (unsigned char)*s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int serve_routes_main(int argc, char **argv)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } roles[] = {{ROLE_PUBLIC, "public"},
+                 {ROLE_ADMIN, "admin"},
+                 {ROLE_TENANT, "tenant"},
+                 {ROLE_AGENT, "agent"}};
+
+    if (argc != 2 || strcmp(argv[1], "--json") != 0) {
+        fprintf(stderr, "usage: gpurent routes --json\n");
+        return 2;
+    }
+    printf("[");
+    for (size_t i = 0; i < http_route_count; i++) {
+        const struct route *r = &http_routes[i];
+        bool first = true;
+
+        printf("%s\n {\"method\":", i ? "," : "");
+        json_str(stdout, r->method);
+        printf(",\"pattern\":");
+        json_str(stdout, r->pattern);
+        printf(",\"roles\":[");
+        for (size_t k = 0; k < ARRAY_SIZE(roles); k++) {
+            if (r->roles & roles[k].bit) {
+                printf("%s\"%s\"", first ? "" : ",", roles[k].name);
+                first = false;
+            }
+        }
+        printf("],\"create\":%s,\"summary\":", r->create ? "true" : "false");
+        json_str(stdout, r->summary);
+        printf("}");
+    }
+    printf("\n]\n");
+    return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "core.h"
 #include "http.h"
+#include "ratelimit.h"
 
 struct store_reader; /* store.h */
 
@@ -32,7 +33,10 @@ struct server {
     int64_t idle_minute_us; /* the length of an idle_stop minute (60 s; tests shorten it) */
     char version[16];
     int64_t started_at;
-    struct api_records *api; /* the API layer's in-memory records (api/records.h) */
+    struct api_records *api;         /* the API layer's in-memory records (api/records.h) */
+    struct rate_limiter rate_all;    /* every request, per key (or client address) */
+    struct rate_limiter rate_create; /* creation routes, on top of rate_all */
+    unsigned idle_timeout_s;         /* a connection idle (or trickling) this long is closed */
 };
 
 struct serve_options {
@@ -43,6 +47,8 @@ struct serve_options {
     int64_t idle_minute_us;
     unsigned threads;
     struct engine_config engine;
+    struct rate_config rate_all, rate_create; /* rate 0: no limit */
+    unsigned idle_timeout_s;
 };
 
 /*
@@ -57,6 +63,9 @@ struct serve_hooks {
 
 /* `gpurent serve ...`: parse options, open, serve until SIGINT/SIGTERM. Exit status. */
 int serve_main(int argc, char **argv, const struct serve_hooks *hooks);
+/* `gpurent routes --json` (not in the help): the route table as JSON, for tests and docs:
+ * [{"method","pattern","roles":[...],"create","summary"}]. Exit status. */
+int serve_routes_main(int argc, char **argv);
 
 /*
  * The API layer's own records (join tokens, workloads...), loaded at start-up from the

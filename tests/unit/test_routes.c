@@ -248,12 +248,16 @@ static void test_routes_declare_roles(void **state)
         assert_non_null(r->handler);
         assert_non_null(r->summary);
         assert_true(strlen(r->summary) > 0);
-        if ((r->roles & ~(unsigned)ROLE_ANY) != 0)
+        if (r->roles == 0) /* ROUTE() refuses it at compile time; a bare {...} entry too */
+            fail_msg("%s declares no roles", name);
+        if ((r->roles & ~(unsigned)(ROLE_ANY | ROLE_PUBLIC)) != 0)
             fail_msg("%s: unknown role bits %#x", name, r->roles);
+        if ((r->roles & ROLE_PUBLIC) && r->roles != ROLE_PUBLIC)
+            fail_msg("%s: public goes alone (%#x)", name, r->roles);
         for (size_t k = 0; k < ARRAY_SIZE(public_routes); k++)
             allowed_public = allowed_public || strcmp(name, public_routes[k]) == 0;
         if (r->roles == ROLE_PUBLIC && !allowed_public)
-            fail_msg("%s declares no roles: anyone could call it", name);
+            fail_msg("%s is public: anyone could call it without a key", name);
         if (r->roles != ROLE_PUBLIC && allowed_public)
             fail_msg("%s must be public", name);
     }

@@ -30,6 +30,7 @@ void api_balance(struct request *req, struct response *res);
 void api_key_create(struct request *req, struct response *res);
 void api_key_list(struct request *req, struct response *res);
 void api_key_revoke(struct request *req, struct response *res);
+void api_key_rotate(struct request *req, struct response *res);
 
 /* prices.c */
 void api_price_set(struct request *req, struct response *res);

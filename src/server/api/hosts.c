@@ -501,6 +501,11 @@ static int heartbeat_done(struct core_job *job, struct engine *e, struct store *
     return api_job_reply(job, 200, j);
 }
 
+/* What a heartbeat's entries may hold: unknown fields are refused, never ignored. */
+static const char *const telemetry_fields[] = {"uuid",    "util_pct", "mem_used_mib",
+                                               "power_w", "temp_c",   NULL};
+static const char *const report_fields[] = {"id", "state", "epoch", "exit_code", "detail", NULL};
+
 static void read_telemetry(struct api_fields *f, const json_t *arr, struct heartbeat_ctx *ctx)
 {
     size_t n = json_array_size(arr);
@@ -519,6 +524,7 @@ static void read_telemetry(struct api_fields *f, const json_t *arr, struct heart
             return;
         }
         api_fields_element(&tf, f, "telemetry", i, t);
+        api_only_fields(&tf, telemetry_fields);
         api_get_string(&tf, "uuid", true, UUID_MAX_BYTES, &ctx->telemetry_uuid[i]);
         tm->has_util = api_get_number(&tf, "util_pct", false, 0, 100, &tm->util_pct);
         tm->has_mem = api_get_int(&tf, "mem_used_mib", false, 0, UINT32_MAX, &tm->mem_used_mib);
@@ -556,6 +562,7 @@ static void read_reports(struct api_fields *f, const json_t *arr, struct heartbe
             return;
         }
         api_fields_element(&rf, f, "rentals", i, r);
+        api_only_fields(&rf, report_fields); /* nothing else of a rental is the agent's to say */
         api_get_id(&rf, "id", true, ID_RENTAL, UINT64_MAX, &rep->rental); /* unknown: stop it */
         if (api_get_string(&rf, "state", true, 16, &state) &&
             parse_report_state(&rep->state, state) < 0)

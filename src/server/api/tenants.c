@@ -1,7 +1,7 @@
 /*
  * tenants.c - tenants, their money and their keys:
  *   POST/GET /v1/tenants, GET/PATCH /v1/tenants/{id}, POST /v1/tenants/{id}/credits,
- *   GET /v1/balance, POST/GET /v1/keys, DELETE /v1/keys/{id}.
+ *   GET /v1/balance, POST/GET /v1/keys, DELETE /v1/keys/{id}, POST /v1/keys/{id}/rotate.
  */
 #include "../../common/compat.h"
 
@@ -547,4 +547,71 @@ void api_key_revoke(struct request *req, struct response *res)
         return;
     }
     api_submit(req, res, &job);
+}
+
+/* ---- POST /v1/keys/{id}/rotate ---------------------------------------------------------- */
+
+/* A new key for the same holder, and the old one revoked, in one batch: from the reply on,
+ * the old key is refused (the keyring is what every request is checked against). */
+static int key_rotated(struct core_job *job, struct engine *e, struct store *store, int64_t now)
+{
+    struct tenant_ctx *ctx = job->ctx;
+    struct keyring *kr = &ctx->srv->keys;
+    struct key_record old, rec;
+    char text[KEY_TEXT_MAX], err[256];
+    uint32_t idx;
+    bool found = false;
+    json_t *j;
+    int rc;
+
+    (void)e;
+    pthread_mutex_lock(&kr->lock);
+    if (hmap_get(&kr->by_id, ctx->key_id, &idx) == 0 && key_visible(ctx->req, &kr->keys[idx])) {
+        old = kr->keys[idx];
+        found = true;
+    }
+    pthread_mutex_unlock(&kr->lock);
+    if (!found)
+        return api_job_problem(job, 404, "unknown key \"%.40s\"", ctx->key_id);
+    if (old.revoked_at != 0)
+        return api_job_problem(job, 409, "key %s is revoked: create a new key instead", old.id);
+    old.revoked_at = now;
+    rc = store_put_key(store, &old, err, sizeof(err));
+    if (rc < 0)
+        return rc;
+    rc = mint_key(ctx->srv, store, (enum role)old.role, old.tenant, old.host, now, text, &rec);
+    if (rc < 0)
+        return rc;
+    rc = keyring_add(kr, &old);
+    if (rc < 0)
+        return rc;
+    j = key_json(&rec);
+    json_object_set_new(j, "api_key", json_string(text));
+    json_object_set_new(j, "replaces", json_string(old.id));
+    return api_job_reply(job, 201, j);
+}
+
+void api_key_rotate(struct request *req, struct response *res)
+{
+    static const char *const allowed[] = {NULL}; /* nothing to set: {} or no body */
+    struct tenant_ctx ctx = {.srv = req->srv, .req = req, .key_id = req->params[0]};
+    struct core_job job = {.after = key_rotated, .ctx = &ctx};
+    struct api_fields f;
+    struct api_error err;
+    json_t *body;
+
+    if (strlen(req->params[0]) >= sizeof(((struct key_record *)0)->id)) {
+        http_problem(res, 404, "unknown key \"%.40s\"", req->params[0]);
+        return;
+    }
+    body = api_body(req, res, API_BODY_OPTIONAL);
+    if (body == NULL)
+        return;
+    api_fields_init(&f, body, &err);
+    api_only_fields(&f, allowed);
+    if (api_failed(&f))
+        http_problem(res, err.status, "%s", err.detail);
+    else
+        api_submit(req, res, &job);
+    json_decref(body);
 }
