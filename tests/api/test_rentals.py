@@ -649,9 +649,10 @@ class RentalsTest(ServerTestCase):
         self.assertTrue(r.text.endswith("\r\n"), repr(r.text))
         rows = list(csv.reader(io.StringIO(r.text, newline="")))
         self.assertEqual(rows[0], ["rental_id", "kind", "gpu_model", "gpu_count", "term",
-                                   "seconds", "list_amount", "discount", "amount"])
+                                   "seconds", "list_amount", "discount", "amount", "corrects",
+                                   "reason"])
         self.assertIn([rid, "charge", self.model, "1", "on_demand", str(line["seconds"]),
-                       ended["cost"], "0.00", ended["cost"]], rows[1:])
+                       ended["cost"], "0.00", ended["cost"], "", ""], rows[1:])
         # the invoice of the month: the same total, and exactly what the wallet paid
         month = ended["ended_at"][:7]
         r = tenant.get("/v1/invoices/" + month)

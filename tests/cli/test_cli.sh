@@ -241,9 +241,9 @@ assert lines[0]['gpu_count'] == 2 and lines[0]['term'] == 'on_demand', u
 expect 0 "" T usage
 contains "$tmp/out" "$id  charge"
 expect 0 "" T usage --csv
-[[ "$(head -n 1 "$tmp/out")" == $'rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount\r' ]] ||
+[[ "$(head -n 1 "$tmp/out")" == $'rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount,corrects,reason\r' ]] ||
     fail "usage --csv: $(head -n 2 "$tmp/out")"
-grep -q "^$id,charge,A100-80G,2,on_demand,[0-9]*,$cost,0.00,$cost"$'\r'"\$" "$tmp/out" ||
+grep -q "^$id,charge,A100-80G,2,on_demand,[0-9]*,$cost,0.00,$cost,,"$'\r'"\$" "$tmp/out" ||
     fail "usage --csv: no line for $id: $(cat "$tmp/out")"
 month=$(date -u +%Y-%m)
 expect 0 "" T invoice "$month" --json
