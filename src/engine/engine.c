@@ -2084,6 +2084,15 @@ int engine_check(const struct engine *e, char *detail, size_t cap)
             return violation(detail, cap, "rental %llu bills while %s", (unsigned long long)id,
                              rental_state_name((enum rental_state)r->state));
         }
+        if (r->requeued_as != 0) {
+            const struct rental *n = rental_get(e, r->requeued_as);
+            if (n == NULL || n->requeued_from != id || r->state != RENTAL_ENDED ||
+                r->end_reason != END_PREEMPTED || n->tenant != r->tenant)
+                return violation(detail, cap,
+                                 "rental %llu: requeued as %llu, which does not "
+                                 "continue it",
+                                 (unsigned long long)id, (unsigned long long)r->requeued_as);
+        }
         if (!TERM_IS_PACKAGE(r->term)) {
             int64_t net = money_prorate(r->hourly_price * r->gpu_count, r->billed_us);
             int64_t list = money_prorate(r->list_hourly * r->gpu_count, r->billed_us);
