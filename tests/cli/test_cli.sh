@@ -335,6 +335,25 @@ run T balance --json
 before=$(python3 -c "import json; print(json.load(open('$tmp/out'))['balance'])")
 expect 0 "" A credits add "$demo_id" 10 --reference "cli test"
 expect_out "credited 10.00 to $demo_id: balance $(money "D('$before') + 10")"
+# an adjustment: a credit for last month, then a charge; both are lines of this month's invoice
+prev=$(python3 -c "import time; t = time.gmtime(); print('%04d-%02d' % ((t.tm_year, t.tm_mon - 1) if t.tm_mon > 1 else (t.tm_year - 1, 12)))")
+expect 0 "" A credits adjust "$demo_id" 2.50 --corrects "$prev" --reason "outage credit" \
+    --idempotency-key "cli-adj-1"
+expect_out "credited 2.50 to $demo_id for $prev: balance $(money "D('$before') + D('12.50')")"
+expect 0 "" A credits adjust "$demo_id" 2.50 --corrects "$prev" --reason "outage credit" \
+    --idempotency-key "cli-adj-1"
+expect_out "credited 2.50 to $demo_id for $prev: balance $(money "D('$before') + D('12.50')")"
+expect 0 "" A credits adjust "$demo_id" 0.75 --charge --reason "setup fee"
+expect_out "charged 0.75 to $demo_id: balance $(money "D('$before') + D('11.75')")"
+expect_first 2 "gpurent: credits adjust: --reason is required (it is shown on the statement)" \
+    A credits adjust "$demo_id" 1
+expect_first 1 "gpurent: 400 bad request: corrects: must be a calendar month like \"2026-11\"" \
+    A credits adjust "$demo_id" 1 --reason x --corrects 2026-13
+expect 0 "" T invoice "$month"
+contains "$tmp/out" "for $prev: outage credit"
+contains "$tmp/out" "setup fee"
+expect 0 "" T invoice "$month" --csv
+contains "$tmp/out" ",adjustment,,,,0,-2.50,0.00,-2.50,$prev,outage credit"
 expect 0 "" A tenants create acme -q
 [[ $(cut -d' ' -f1 "$tmp/out") =~ ^tnt_ && $(cut -d' ' -f2 "$tmp/out") =~ ^gpr_ ]] ||
     fail "tenants create -q: $(cat "$tmp/out")"
