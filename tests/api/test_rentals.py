@@ -1080,6 +1080,57 @@ class RentalsTest(ServerTestCase):
                           200)
         self.create(tenant, gpu_count=1)
 
+    def test_budget_and_max_cost_cut_off(self):
+        """At 3600.00/h a GPU costs exactly one micro-unit a microsecond. A rental stopped after
+        its max_cost (or the tenant's monthly budget) was reached ends `budget`, billed to the
+        microsecond the limit affords: exactly the limit, never more."""
+        model = unique("GPU")
+        set_price(self.server, model, "3600.00")
+        agent = FakeAgent(self.server, model, gpus=8)
+        tid, tenant = make_tenant(self.server, credit="10000.00")
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand",
+                                        "max_cost": "0.50"})
+        self.assertStatus(r, 201)
+        capped = r.json["id"]
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        budgeted = r.json["id"]
+        # the monthly budget set after creation: 1.20 for the month (nothing spent yet)
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid, {"monthly_budget": "1.20"}), 200)
+        agent.run(capped)
+        agent.run(budgeted)
+        started = [parse_time(self.rental(tenant, x)["started_at"])[0] for x in (capped, budgeted)]
+        time.sleep(2.2)
+        agent.heartbeat()  # confirms more than either limit affords
+        s1 = tenant.post("/v1/rentals/%s/stop" % capped, {}).json
+        self.assertEqual((s1["end_reason"], s1["cost"]), ("budget", "0.50"))
+        s2 = tenant.post("/v1/rentals/%s/stop" % budgeted, {}).json
+        # the budget left after the capped rental's 0.50: 0.70
+        self.assertEqual((s2["end_reason"], s2["cost"]), ("budget", "0.70"))
+        # ended where the limit ran out (times are whole seconds: within one)
+        for s, start, us in ((s1, started[0], 500000), (s2, started[1], 700000)):
+            self.assertLessEqual(abs(parse_time(s["ended_at"])[0] - (start + us)), 10**6, s)
+        b = tenant.get("/v1/balance").json
+        self.assertEqual((b["balance"], b["month_spent"]), ("9998.80", "1.20"))
+        # the budget is spent: no new rental this month
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertProblem(r, 402, "budget")
+
+    def test_price_change_keeps_running_price(self):
+        """A price change never alters a rental already created: it bills at the price locked
+        at its creation; a rental created after the change pays the new price."""
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        day = self.create(tenant, gpu_count=1, term="day")
+        set_price(self.server, self.model, "20.00", spot_floor="3.00",
+                  packages={"day": "400.00", "week": "900.00", "month": "3000.00"})
+        self.assertEqual(self.rental(tenant, rid)["hourly_price"], "7.60")
+        self.assertEqual(self.rental(tenant, day["id"])["cost"], PACKAGES["day"])
+        ended = self.run_and_stop(agent, tenant, rid, 7600000, seconds=0.5)
+        self.assertEqual(ended["hourly_price"], "7.60")
+        self.assertEqual(self.create(tenant, gpu_count=1)["hourly_price"], "20.00")
+        self.assertEqual(self.create(tenant, gpu_count=1, term="day")["cost"], "400.00")
+
     def test_balance_burn_and_runway(self):
         agent = FakeAgent(self.server, self.model, gpus=8)
         tid, tenant = make_tenant(self.server)
