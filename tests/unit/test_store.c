@@ -922,6 +922,7 @@ static void run_scenario(struct driver *d, struct scenario_ids *x)
     d->exit_code[x->r_restart] = 1;
     r = req(x->acme, A100, 4, TERM_SPOT);
     r.max_hourly = M("3.00");
+    r.requeue = true; /* preempted below: its successor waits, then runs */
     x->r_spot = drv_rent(d, &r);
     r = req(x->gamma, H100, 1, TERM_DAY);
     r.auto_renew = true;
@@ -969,6 +970,15 @@ static void run_scenario(struct driver *d, struct scenario_ids *x)
     c.u.tenant_update = (struct cmd_tenant_update){
         .tenant = x->gamma, .set_monthly_budget = true, .monthly_budget = M("5000.00")};
     drv_cmd(d, &c, 0);
+    memset(&c, 0, sizeof(c));
+    c.type = CMD_ADJUST; /* an operator's credit about a rental, and a charge about none */
+    c.u.adjust = (struct cmd_adjust){
+        .tenant = x->beta, .amount = M("3.25"), .rental = x->r_dry, .reason = "goodwill"};
+    /* the server keeps the reason beside the transfer (its handler's after hook) */
+    assert_int_equal(store_put_adjustment(d->s, drv_cmd(d, &c, 0).id, "goodwill", err, sizeof(err)),
+                     0);
+    c.u.adjust = (struct cmd_adjust){.tenant = x->acme, .amount = -M("1.50"), .reason = "fee"};
+    assert_int_equal(store_put_adjustment(d->s, drv_cmd(d, &c, 0).id, "fee", err, sizeof(err)), 0);
     drv_run_until(d, T0 + 2 * HOUR);
     drv_drain(d, x->h4, false);
     /* 8 GPUs on one host are not there now: it waits in the queue */
@@ -1173,6 +1183,14 @@ static void assert_scenario_outcomes(const struct engine *e, const struct scenar
             fail_msg("rental %llu: %s/%s, want ended/%s", (unsigned long long)want[i].id,
                      rental_state_name(v.state), end_reason_name(v.end_reason),
                      end_reason_name(want[i].reason));
+    }
+    assert_int_equal(engine_rental(e, x->r_spot, &v), 0);
+    assert_true(v.requeued_as != 0);
+    {
+        uint64_t next = v.requeued_as;
+        assert_int_equal(engine_rental(e, next, &v), 0);
+        assert_int_equal(v.requeued_from, x->r_spot);
+        assert_true(v.started_at != 0); /* it ran once the GPUs came back */
     }
     assert_int_equal(engine_rental(e, x->r_restart, &v), 0);
     assert_int_equal(v.epoch, 2); /* restarted once */
@@ -1790,9 +1808,9 @@ static void test_closed_month_invoice(void **state)
 /*
  * The scenario of the replay test (every term, coupons, promotions, renewals, refunds,
  * preemption, lost hosts): for every tenant, the lines over all time add up per rental to
- * what the rental cost and was discounted, the lines' amounts to the wallet's transfers about
- * rentals (read with SQL of our own), and the wallet's balance to credits less lines; and any
- * split of the period gives the same money.
+ * what the rental cost and was discounted (operator adjustments aside), the lines' amounts
+ * to the wallet's transfers other than top-ups (read with SQL of our own), and the wallet's
+ * balance to credits less lines; and any split of the period gives the same money.
  */
 static void test_usage_scenario(void **state)
 {
@@ -1802,7 +1820,7 @@ static void test_usage_scenario(void **state)
     struct store_reader *r = NULL;
     struct usage_got *all, *first, *second;
     char err[ERR_CAP] = "";
-    size_t charges = 0, packages = 0, refunds = 0;
+    size_t charges = 0, packages = 0, refunds = 0, adjustments = 0;
     sqlite3 *db;
     (void)state;
 
@@ -1828,17 +1846,22 @@ static void test_usage_scenario(void **state)
         paid = peek_i64(db,
                         "SELECT COALESCE(SUM(CASE WHEN from_account = ?1 THEN amount"
                         " ELSE -amount END), 0) FROM transfers"
-                        " WHERE (from_account = ?1 OR to_account = ?1) AND rental_num IS NOT NULL",
+                        " WHERE (from_account = ?1 OR to_account = ?1) AND kind <> 'topup'",
                         w);
         assert_int_equal(all->total, paid);
         assert_int_equal(engine_account_balance(d.e, w), all->credits_total - all->total);
         for (size_t i = 0; i < all->n; i++) {
             struct rental_view v;
             int64_t cost = 0, discount = 0;
+            if (all->lines[i].reason[0] != '\0') { /* an operator's adjustment */
+                adjustments++;
+                assert_string_equal(all->lines[i].kind, "adjustment");
+                continue;
+            }
             assert_int_equal(engine_rental(d.e, all->lines[i].rental, &v), 0);
             assert_int_equal(v.tenant, n);
             for (size_t k = 0; k < all->n; k++) {
-                if (all->lines[k].rental == v.id) {
+                if (all->lines[k].rental == v.id && all->lines[k].reason[0] == '\0') {
                     cost += all->lines[k].amount;
                     discount += all->lines[k].discount;
                 }
@@ -1860,6 +1883,7 @@ static void test_usage_scenario(void **state)
     }
     /* every kind the scenario makes: on demand and spot, day/week/month packages, renewals */
     assert_true(charges >= 6 && packages >= 3 && refunds >= 2);
+    assert_int_equal(adjustments, 2);
     /* on-demand rentals that ran to their end: the charge lines' seconds are the time billed */
     {
         struct rental_view v;
