@@ -316,8 +316,10 @@ const struct cli_command cli_usage_commands[] = {
         .options = usage_options,
         .details = "One line per rental and kind of charge: charge (on-demand and spot\n"
                    "settlements), package (bought or renewed), refund (a package's unused part\n"
-                   "returned, negative). amount is what the wallet paid; list = amount +\n"
-                   "discount. Top-ups are credits, not usage.\n",
+                   "returned, negative), adjustment (an operator's credit or charge, or usage of\n"
+                   "a closed month billed after it closed; NOTE names the month it corrects).\n"
+                   "amount is what the wallet paid; list = amount + discount. Top-ups are\n"
+                   "credits, not usage.\n",
     },
     {0},
 };

@@ -548,3 +548,16 @@ const struct cli_command cli_rentals_commands[] = {
     },
     {0},
 };
+
+/* `gpurent quote`: the same as `gpurent rentals quote`. */
+const struct cli_command cli_quote_commands[] = {
+    {
+        .noun = "quote",
+        .fn = rentals_quote,
+        .summary = "what a rental would cost, exactly as it would be billed",
+        .options = quote_options,
+        .details = "example:\n"
+                   "  gpurent quote --model A100-80G --count 2 --term week --coupon WELCOME10\n",
+    },
+    {0},
+};

@@ -127,6 +127,18 @@ prices per GPU: hourly (on-demand, spot floor); day, week and month packages for
 expect 0 "" T offers
 expect_out "$offers_table"
 
+# quotes: `gpurent quote` and `gpurent rentals quote` are one command; the exact total
+expect 0 "" T quote --model A100-80G --count 2 --duration 90m
+contains "$tmp/out" "45.30"
+cp "$tmp/out" "$tmp/quote1"
+expect 0 "" T rentals quote --model A100-80G --count 2 --duration 90m
+expect_out "$(cat "$tmp/quote1")"
+expect 0 "" T quote --model A100-80G --count 1 --term week --json
+python3 -c "
+import json
+q = json.load(open('$tmp/out'))
+assert q['term'] == 'week' and q['duration_seconds'] == 604800, q
+" || fail "quote --json: $(cat "$tmp/out")"
 expect 0 "" T balance
 expect_out "balance:      1000.00
 credit limit: 0.00
