@@ -101,9 +101,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " gpu_model, gpu_count, term, hourly_price, list_hourly, max_hourly, host_id,"
                   " gpu_mask, epoch, auto_renew, has_workload, created_at, placed_at,"
                   " started_at, ends_at, ended_at, preempt_at, cost, discount,"
-                  " amount_off_used, billed_us, updated_at)"
+                  " amount_off_used, billed_us, updated_at, requeue, requeued_from, requeued_as)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+                  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30,"
+                  " ?31)"
                   " ON CONFLICT (num) DO UPDATE SET state = excluded.state,"
                   " end_reason = excluded.end_reason, exit_code = excluded.exit_code,"
                   " host_id = excluded.host_id, gpu_mask = excluded.gpu_mask,"
@@ -112,7 +113,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " ends_at = excluded.ends_at, ended_at = excluded.ended_at,"
                   " preempt_at = excluded.preempt_at, cost = excluded.cost,"
                   " discount = excluded.discount, amount_off_used = excluded.amount_off_used,"
-                  " billed_us = excluded.billed_us,"
+                  " billed_us = excluded.billed_us, requeued_as = excluded.requeued_as,"
                   " updated_at = MAX(updated_at, excluded.updated_at)",
     [ST_RENTAL_EVENT] = "INSERT INTO rental_events (rental_num, at, event, from_state, to_state,"
                         " end_reason, host_id, preempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
@@ -587,7 +588,7 @@ static int put_rental(struct store *s, const struct engine *e, const struct touc
 {
     sqlite3_stmt *st = s->st[ST_RENTAL];
     struct rental_view v;
-    char id[ID_STR_MAX], tenant[ID_STR_MAX], host[ID_STR_MAX];
+    char id[ID_STR_MAX], tenant[ID_STR_MAX], host[ID_STR_MAX], from[ID_STR_MAX], as[ID_STR_MAX];
     int b;
 
     if (engine_rental(e, t->id, &v) < 0)
@@ -621,6 +622,9 @@ static int put_rental(struct store *s, const struct engine *e, const struct touc
     b |= sqlite3_bind_int64(st, 26, v.amount_off_used);
     b |= sqlite3_bind_int64(st, 27, v.billed_us);
     b |= sqlite3_bind_int64(st, 28, t->last_at);
+    b |= sqlite3_bind_int(st, 29, v.requeue);
+    b |= bind_id(st, 30, from, "rnt", v.requeued_from);
+    b |= bind_id(st, 31, as, "rnt", v.requeued_as);
     return run(s, st, b, "put rental", err, cap);
 }
 

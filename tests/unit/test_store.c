@@ -1881,6 +1881,14 @@ static void test_usage_scenario(void **state)
         assert_int_equal(split, all->total);
         assert_int_equal(first->credits_total + second->credits_total, all->credits_total);
     }
+    /* the requeue links, both ways, in the rentals table */
+    assert_int_equal(peek_i64(db,
+                              "SELECT COUNT(*) FROM rentals s JOIN rentals n"
+                              " ON n.requeued_from = s.id AND s.requeued_as = n.id"
+                              " WHERE s.num = ?1 AND s.requeue = 1 AND n.requeue = 1"
+                              " AND s.end_reason = 'preempted'",
+                              (int64_t)x.r_spot),
+                     1);
     /* every kind the scenario makes: on demand and spot, day/week/month packages, renewals */
     assert_true(charges >= 6 && packages >= 3 && refunds >= 2);
     assert_int_equal(adjustments, 2);
