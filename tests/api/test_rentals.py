@@ -1262,6 +1262,17 @@ class NoticeAndFeeTest(ServerTestCase):
         u = a.get("/v1/usage").json
         got = {x["rental_id"]: x["amount"] for x in u["data"] if x["kind"] == "charge"}
         self.assertEqual(got, {first: money(cost1), nxt: s2.json["cost"]})
+        # a restart replays the command log (the successor is made again by the preemption
+        # timer): the same rentals, links, bills and statements, byte for byte
+        self.assertStatus(self.admin.post("/v1/tenants/%s/adjustments" % tid,
+                                          {"amount": "1.00", "reason": "sorry",
+                                           "rental_id": first}), 201)
+        month = time.strftime("%Y-%m", time.gmtime())
+        reads = ["/v1/rentals/" + first, "/v1/rentals/" + nxt, "/v1/invoices/" + month,
+                 "/v1/invoices/%s?format=csv" % month, "/v1/balance"]
+        before = [a.get(p).raw for p in reads]
+        self.server.restart()
+        self.assertEqual([a.get(p).raw for p in reads], before)
 
     def test_package_stop_fee(self):
         agent = FakeAgent(self.server, self.model, gpus=8)
