@@ -39,6 +39,7 @@ static const char serve_usage[] =
     "  --idle-minute-seconds S  the length of a minute of rentals' idle_stop rules (60);\n"
     "                           for tests\n"
     "  --preempt-notice S       the notice a spot rental gets before preemption (default 30)\n"
+    "  --insufficient-grace S   how long rentals run on once the balance reaches zero (300)\n"
     "  --package-stop-fee-bp N  the fee on the unused part of a package stopped early, in\n"
     "                           basis points (0 to 10000; default 0)\n"
     "  --log-level N            0 quiet, 1 start-up and errors (default), 2 also one line\n"
@@ -120,6 +121,11 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         } else if (strcmp(a, "--preempt-notice") == 0) {
             if (parse_seconds(v, &o->engine.preempt_notice) < 0) {
                 fprintf(stderr, "gpurent: serve: --preempt-notice: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--insufficient-grace") == 0) {
+            if (parse_seconds(v, &o->engine.insufficient_grace) < 0) {
+                fprintf(stderr, "gpurent: serve: --insufficient-grace: seconds expected\n");
                 return ERR_INVALID;
             }
         } else if (strcmp(a, "--package-stop-fee-bp") == 0) {

@@ -1163,10 +1163,11 @@ class RentalsTest(ServerTestCase):
 
 
 class NoticeAndFeeTest(ServerTestCase):
-    """A server with a 2 s spot notice and a 10 % fee on packages stopped early: spot
-    requeue after preemption and the fee, to the micro-unit over HTTP."""
+    """A server with a 2 s spot notice, a 10 % fee on packages stopped early and a 2 s grace
+    once a wallet runs dry: spot requeue after preemption, the fee, and the grace, over HTTP."""
 
-    args = ("--preempt-notice", "2", "--package-stop-fee-bp", "1000")
+    args = ("--preempt-notice", "2", "--package-stop-fee-bp", "1000",
+            "--insufficient-grace", "2")
 
     def setUp(self):
         self.model = unique("GPU")
@@ -1273,6 +1274,36 @@ class NoticeAndFeeTest(ServerTestCase):
         before = [a.get(p).raw for p in reads]
         self.server.restart()
         self.assertEqual([a.get(p).raw for p in reads], before)
+
+    def test_grace_after_the_wallet_runs_dry(self):
+        """A charge takes the wallet below zero (into its credit): its on-demand rentals run
+        on for the grace period, then end insufficient_balance; nothing passes the credit
+        limit. At 3600.00/h a GPU costs one micro-unit a microsecond."""
+        model = unique("GPU")
+        set_price(self.server, model, "3600.00")
+        agent = FakeAgent(self.server, model, gpus=2)
+        tid, t = make_tenant(self.server, credit="0.50", credit_limit="3600.00")
+        r = t.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        agent.run(rid)
+        a = self.admin.post("/v1/tenants/%s/adjustments" % tid, {"amount": "-1.00",
+                                                                 "reason": "setup fee"})
+        self.assertStatus(a, 201)
+        self.assertEqual(a.json["balance"], "-0.50")
+        dry_at = parse_time(a.json["at"])[0]
+        self.assertEqual(self.rental(t, rid)["state"], "running")  # not yet: the grace
+        for _ in range(6):  # heartbeats confirm the run through the grace
+            time.sleep(0.5)
+            agent.heartbeat()
+        s = self.rental(t, rid)
+        self.assertEqual((s["state"], s["end_reason"]), ("ended", "insufficient_balance"))
+        ended = parse_time(s["ended_at"])[0]
+        self.assertTrue(dry_at + 10**6 <= ended <= dry_at + 3 * 10**6, s)  # whole seconds
+        cost = micros(s["cost"])
+        self.assertEqual(cost // 10**6, s["billed_seconds"])  # one micro-unit a microsecond
+        self.assertEqual(self.balance(tid), 500000 - 1000000 - cost)
+        self.assertGreaterEqual(self.balance(tid), -3600 * 10**6)
 
     def test_package_stop_fee(self):
         agent = FakeAgent(self.server, self.model, gpus=8)
