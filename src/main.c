@@ -67,6 +67,7 @@ static const struct subcommand subcommands[] = {
     {"offers", cli_main, "what can be rented now, and at what price", NULL},
     {"rentals", cli_main, "rent GPUs; list, show and stop rentals; quotes", NULL},
     {"balance", cli_main, "your balance, burn rate and runway", NULL},
+    {"quote", cli_main, "the exact price of a rental before creating it", NULL},
     {"usage", cli_main, "your line items for a period", NULL},
     {"invoice", cli_main, "your invoice for a calendar month", NULL},
     {"tenants", cli_main, "(admin) create and list tenants", NULL},

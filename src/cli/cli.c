@@ -28,6 +28,7 @@ static const struct cli_noun nouns[] = {
     {"offers", cli_offers_commands, "what can be rented now, and at what price"},
     {"rentals", cli_rentals_commands, "rent GPUs, list, show and stop rentals, get quotes"},
     {"balance", cli_balance_commands, "the tenant's balance, burn rate and runway"},
+    {"quote", cli_quote_commands, "the exact price of a rental before creating it"},
     {"usage", cli_usage_commands, "the tenant's line items for a period"},
     {"invoice", cli_invoice_commands, "the tenant's invoice for a calendar month"},
     {"tenants", cli_tenants_commands, "(admin) create and list tenants"},

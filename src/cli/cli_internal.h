@@ -91,6 +91,7 @@ extern const struct cli_command cli_offers_commands[];
 extern const struct cli_command cli_rentals_commands[];
 extern const struct cli_command cli_balance_commands[];
 extern const struct cli_command cli_usage_commands[];
+extern const struct cli_command cli_quote_commands[];
 extern const struct cli_command cli_invoice_commands[];
 extern const struct cli_command cli_tenants_commands[];
 extern const struct cli_command cli_credits_commands[];

@@ -126,8 +126,8 @@ static int balance(struct cli *cli)
 /* Print a usage reply's line items (under key) as a table, then its totals. */
 static int print_lines(json_t *reply, const char *key, const char *path)
 {
-    static const char *const heads[] = {"RENTAL", "KIND",  ">SECONDS",  "MODEL",   ">GPUS",
-                                        "TERM",   ">LIST", ">DISCOUNT", ">AMOUNT", NULL};
+    static const char *const heads[] = {"RENTAL", "KIND",      ">SECONDS", "MODEL", ">GPUS", "TERM",
+                                        ">LIST",  ">DISCOUNT", ">AMOUNT",  "NOTE",  NULL};
     json_t *items = json_object_get(reply, key), *it;
     char b[CLI_TEXT_MAX];
     struct table t;
@@ -141,8 +141,9 @@ static int print_lines(json_t *reply, const char *key, const char *path)
     table_init(&t, heads);
     json_array_foreach(items, i, it)
     {
-        char c[9][CLI_TEXT_MAX];
-        const char *row[9];
+        char c[10][CLI_TEXT_MAX], why[CLI_TEXT_MAX], month[CLI_TEXT_MAX];
+        const char *row[10], *reason = cli_field(it, "reason", why),
+                             *corrects = cli_field(it, "corrects", month);
 
         row[0] = cli_field(it, "rental_id", c[0]);
         row[1] = cli_field(it, "kind", c[1]);
@@ -153,6 +154,13 @@ static int print_lines(json_t *reply, const char *key, const char *path)
         row[6] = cli_field(it, "list_amount", c[6]);
         row[7] = cli_field(it, "discount", c[7]);
         row[8] = cli_field(it, "amount", c[8]);
+        /* adjustments: the closed month they correct, and the operator's reason */
+        if (corrects != NULL)
+            snprintf(c[9], CLI_TEXT_MAX, "for %s%s%s", corrects, reason ? ": " : "",
+                     reason ? reason : "");
+        else
+            snprintf(c[9], CLI_TEXT_MAX, "%s", reason ? reason : "");
+        row[9] = c[9][0] ? c[9] : NULL;
         table_add(&t, row);
     }
     if (json_array_size(items) == 0)
@@ -165,7 +173,9 @@ static int print_lines(json_t *reply, const char *key, const char *path)
     kv_print(stdout, 10, "discount:", cli_field(reply, "discount", b));
     kv_print(stdout, 10, "total:", cli_field(reply, "total", b));
     kv_print(stdout, 10, "credits:", cli_field(reply, "credits_total", b));
-    printf("\ntotal: what the wallet paid for rentals (refunds negative); credits: top-ups\n");
+    printf("\ntotal: what the wallet paid for rentals and adjustments (money back negative);\n"
+           "credits: top-ups. A closed month never changes: later corrections are adjustment\n"
+           "lines of the open month, noting the month they are for.\n");
     return rc;
 }
 
@@ -306,8 +316,10 @@ const struct cli_command cli_usage_commands[] = {
         .options = usage_options,
         .details = "One line per rental and kind of charge: charge (on-demand and spot\n"
                    "settlements), package (bought or renewed), refund (a package's unused part\n"
-                   "returned, negative). amount is what the wallet paid; list = amount +\n"
-                   "discount. Top-ups are credits, not usage.\n",
+                   "returned, negative), adjustment (an operator's credit or charge, or usage of\n"
+                   "a closed month billed after it closed; NOTE names the month it corrects).\n"
+                   "amount is what the wallet paid; list = amount + discount. Top-ups are\n"
+                   "credits, not usage.\n",
     },
     {0},
 };

@@ -169,6 +169,56 @@ static int credits_add(struct cli *cli)
     return rc;
 }
 
+/* `credits adjust TENANT AMOUNT`: an operator's correction, a credit (or with --charge a
+ * charge), posted in the open month; --corrects names the closed month it is about. */
+static int credits_adjust(struct cli *cli)
+{
+    const struct cli_value *reason = cli_opt(cli, "--reason"), *charge = cli_opt(cli, "--charge"),
+                           *rental = cli_opt(cli, "--rental"),
+                           *corrects = cli_opt(cli, "--corrects"),
+                           *idem = cli_opt(cli, "--idempotency-key");
+    char path[CLI_PATH_MAX], m[MONEY_STR_MAX], b[CLI_TEXT_MAX];
+    json_t *body = NULL, *reply = NULL;
+    int64_t amount;
+    int rc;
+
+    if (money_parse(&amount, cli->args[1]) != 0 || amount <= 0)
+        return cli_usage_error(cli, "AMOUNT: expected a positive amount like 2.50, got '%s'",
+                               cli->args[1]);
+    if (!reason->set)
+        return cli_usage_error(cli, "--reason is required (it is shown on the statement)");
+    rc = cli_path(cli, path, "/v1/tenants/", cli->args[0], "/adjustments");
+    if (rc != 0)
+        return rc;
+    if (charge->set)
+        amount = -amount;
+    body = json_pack("{s:s,s:s}", "amount", cli_money_text(amount, m), "reason", reason->text);
+    if (body == NULL) {
+        fprintf(stderr, "gpurent: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    if (rental->set)
+        json_object_set_new(body, "rental_id", json_string(rental->text));
+    if (corrects->set)
+        json_object_set_new(body, "corrects", json_string(corrects->text));
+    rc = cli_call(cli, "POST", path, body, idem->set ? idem->text : NULL, &reply);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        rc = cli_print_raw(cli);
+    } else if (!cli->quiet) {
+        printf("%s %s to %s", charge->set ? "charged" : "credited", m + (amount < 0), cli->args[0]);
+        if (corrects->set)
+            printf(" for %s", corrects->text);
+        if (cli_field(reply, "balance", b) != NULL)
+            printf(": balance %s", b);
+        printf("\n");
+    }
+    json_decref(reply);
+    return rc;
+}
+
 /* ---- prices ------------------------------------------------------------------------- */
 
 static int prices_set(struct cli *cli)
@@ -515,6 +565,15 @@ static const struct cli_option credits_options[] = {
     {0},
 };
 
+static const struct cli_option adjust_options[] = {
+    {"--reason", OPT_TEXT, "TEXT", "why (required; shown on the tenant's statement)", 0, 0},
+    {"--charge", OPT_FLAG, NULL, "charge AMOUNT to the tenant instead of crediting it", 0, 0},
+    {"--rental", OPT_TEXT, "RENTAL_ID", "the tenant's rental it is about", 0, 0},
+    {"--corrects", OPT_TEXT, "YYYY-MM", "the closed month it corrects", 0, 0},
+    {"--idempotency-key", OPT_TEXT, "KEY", "a retry with the same key adjusts only once", 0, 0},
+    {0},
+};
+
 static const struct cli_option prices_set_options[] = {
     {"--on-demand", OPT_MONEY, "AMOUNT", "the hourly price per GPU (required)", 0, 0},
     {"--spot-floor", OPT_MONEY, "AMOUNT", "the lowest spot bid per GPU-hour", 0, 0},
@@ -573,6 +632,21 @@ const struct cli_command cli_credits_commands[] = {
         .min_args = 2,
         .max_args = 2,
         .options = credits_options,
+    },
+    {
+        .noun = "credits",
+        .verb = "adjust",
+        .fn = credits_adjust,
+        .summary = "correct a tenant's charges: a credit, or with --charge a charge",
+        .details = "Posted now: it is an adjustment line of the open month's invoice, noting the\n"
+                   "month it corrects (--corrects); a closed month's invoice never changes.\n"
+                   "example:\n"
+                   "  gpurent credits adjust tnt_dn9kd5hyxyx1z 2.50 --corrects 2026-10 \\\n"
+                   "      --reason 'outage on 31 Oct' --idempotency-key ticket-7\n",
+        .args = "TENANT_ID AMOUNT",
+        .min_args = 2,
+        .max_args = 2,
+        .options = adjust_options,
     },
     {0},
 };

@@ -91,6 +91,12 @@ static void print_rental(const json_t *r)
         kv_print(stdout, 13, "ends:", cli_field(r, "ends_at", b));
     if (json_is_string(json_object_get(r, "ended_at")))
         kv_print(stdout, 13, "ended:", cli_field(r, "ended_at", b));
+    if (json_is_string(json_object_get(r, "preempt_at")))
+        kv_print(stdout, 13, "preempt at:", cli_field(r, "preempt_at", b));
+    if (json_is_string(json_object_get(r, "requeued_from")))
+        kv_print(stdout, 13, "requeue of:", cli_field(r, "requeued_from", b));
+    if (json_is_string(json_object_get(r, "requeued_as")))
+        kv_print(stdout, 13, "requeued as:", cli_field(r, "requeued_as", b));
 }
 
 static void sleep_ms(long ms)
@@ -200,6 +206,7 @@ static int rentals_create(struct cli *cli)
                            *term = cli_opt(cli, "--term"), *bid = cli_opt(cli, "--bid"),
                            *coupon = cli_opt(cli, "--coupon"), *queue = cli_opt(cli, "--queue"),
                            *renew = cli_opt(cli, "--auto-renew"),
+                           *requeue = cli_opt(cli, "--requeue"),
                            *max_cost = cli_opt(cli, "--max-cost"),
                            *max_dur = cli_opt(cli, "--max-duration"),
                            *idle = cli_opt(cli, "--idle-stop"),
@@ -238,6 +245,8 @@ static int rentals_create(struct cli *cli)
         json_object_set_new(body, "queue", json_true());
     if (renew->set)
         json_object_set_new(body, "auto_renew", json_true());
+    if (requeue->set)
+        json_object_set_new(body, "requeue", json_true());
     if (max_cost->set)
         json_object_set_new(body, "max_cost", json_string(cli_money_text(max_cost->money, m)));
     if (max_dur->set)
@@ -456,6 +465,7 @@ static const struct cli_option create_options[] = {
     {"--coupon", OPT_TEXT, "CODE", "apply a coupon", 0, 0},
     {"--queue", OPT_FLAG, NULL, "wait in the queue when no GPUs are free now", 0, 0},
     {"--auto-renew", OPT_FLAG, NULL, "packages: renew at the end when the balance allows", 0, 0},
+    {"--requeue", OPT_FLAG, NULL, "spot: queue again (same spec and bid) when preempted", 0, 0},
     {"--max-cost", OPT_MONEY, "AMOUNT", "end the rental when its charges reach AMOUNT", 0, 0},
     {"--max-duration", OPT_SECONDS, "DURATION", "end it after running this long (90m, 2h)", 0, 0},
     {"--idle-stop", OPT_TEXT, "PCT:MINUTES", "end it after MINUTES below PCT% utilization", 0, 0},
@@ -535,6 +545,19 @@ const struct cli_command cli_rentals_commands[] = {
         .fn = rentals_quote,
         .summary = "what a rental would cost, exactly as it would be billed",
         .options = quote_options,
+    },
+    {0},
+};
+
+/* `gpurent quote`: the same as `gpurent rentals quote`. */
+const struct cli_command cli_quote_commands[] = {
+    {
+        .noun = "quote",
+        .fn = rentals_quote,
+        .summary = "what a rental would cost, exactly as it would be billed",
+        .options = quote_options,
+        .details = "example:\n"
+                   "  gpurent quote --model A100-80G --count 2 --term week --coupon WELCOME10\n",
     },
     {0},
 };

@@ -193,8 +193,9 @@ static void emit_rental(struct engine *e, const struct rental *r, enum rental_st
     ev->u.rental.until = r->preempt_at;
 }
 
-static uint64_t post(struct engine *e, uint32_t from, uint32_t to, int64_t amount,
-                     enum transfer_kind kind, uint64_t rental)
+/* Post a transfer; `corrects` is the closed month it is about (0 = the month it is posted in). */
+static uint64_t post_c(struct engine *e, uint32_t from, uint32_t to, int64_t amount,
+                       enum transfer_kind kind, uint64_t rental, int64_t corrects)
 {
     struct event *ev;
     uint64_t seq;
@@ -210,8 +211,15 @@ static uint64_t post(struct engine *e, uint32_t from, uint32_t to, int64_t amoun
     ev->u.transfer.kind = kind;
     ev->u.transfer.rental = rental;
     ev->u.transfer.at = e->now;
+    ev->u.transfer.corrects = corrects;
     e->stats.transfers++;
     return seq;
+}
+
+static uint64_t post(struct engine *e, uint32_t from, uint32_t to, int64_t amount,
+                     enum transfer_kind kind, uint64_t rental)
+{
+    return post_c(e, from, to, amount, kind, rental, 0);
 }
 
 static void push_timer(struct engine *e, int64_t due, enum timer_kind kind, uint64_t obj,
@@ -464,6 +472,44 @@ static void recognize_package(struct engine *e, struct rental *r, int64_t term_b
 }
 
 /*
+ * Post the charge of on-demand/spot rental r from what it has been billed to `billed` µs,
+ * running up to time `to`: the cumulative charge less what was posted, the amount-off budget
+ * first, the rest of the list price as discount. `corrects`: the closed month the span lies
+ * in (0 = the open month).
+ */
+static void bill_span(struct engine *e, struct rental *r, int64_t billed, int64_t to,
+                      int64_t corrects)
+{
+    struct tenant *t = &e->tenants[r->tenant];
+    uint64_t id = rental_id(e, r);
+    int64_t net_cum = money_prorate(r->hourly_price * r->gpu_count, billed);
+    int64_t list_cum = money_prorate(r->list_hourly * r->gpu_count, billed);
+    int64_t d_net = net_cum - r->net_cum;
+    int64_t use = d_net < r->amount_off_left ? d_net : r->amount_off_left;
+    int64_t pay = d_net - use;
+    int64_t disc = (list_cum - r->list_cum) - pay;
+    struct usage_start u = {
+        .billed = r->billed_us, .net = r->net_cum, .list = r->list_cum, .off = r->amount_off_left};
+
+    post_c(e, t->account, ACCT_REVENUE, pay, XFER_CHARGE, id, corrects);
+    if (disc >= 0)
+        post_c(e, ACCT_DISCOUNTS, ACCT_REVENUE, disc, XFER_DISCOUNT, id, corrects);
+    else /* floor(list) - floor(net) can shrink by one micro-unit: give it back */
+        post_c(e, ACCT_REVENUE, ACCT_DISCOUNTS, -disc, XFER_DISCOUNT_REVERSAL, id, corrects);
+    book_usage(e, r, &u, r->bill_from, to);
+    r->amount_off_left -= use;
+    r->amount_off_used += use;
+    r->cost += pay;
+    r->discount += disc;
+    r->net_cum = net_cum;
+    r->list_cum = list_cum;
+    r->billed_us = billed;
+    r->bill_from = to;
+    month_roll(t, e->now);
+    t->month_spent += pay;
+}
+
+/*
  * Bill r up to `to` (clipped to the host's last heartbeat). Charges are cumulative:
  * prorate(rate, billed_us) minus what was already posted, so no remainder is ever lost.
  * When a money limit would be crossed, bills only up to the exact microsecond the limit
@@ -474,8 +520,8 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
     struct tenant *t = &e->tenants[r->tenant];
     int64_t from = r->bill_from;
     int64_t rate_net = r->hourly_price * r->gpu_count;
-    int64_t rate_list = r->list_hourly * r->gpu_count;
-    int64_t billed, net_cum, list_cum, d_net, use, pay, disc, limit;
+    int64_t open_start = time_month_start(time_month_index(e->now));
+    int64_t billed, net_cum, d_net, use, pay, limit;
     enum limit_kind which;
     enum end_reason reason = END_NONE;
 
@@ -506,37 +552,20 @@ static enum end_reason settle(struct engine *e, struct rental *r, int64_t to, in
         if (billed < r->billed_us)
             billed = r->billed_us;
         to = from + (billed - r->billed_us);
-        net_cum = money_prorate(rate_net, billed);
-        d_net = net_cum - r->net_cum;
-        use = d_net < r->amount_off_left ? d_net : r->amount_off_left;
-        pay = d_net - use;
         reason = which == LIMIT_FUNDS ? END_INSUFFICIENT_BALANCE : END_BUDGET;
         *end_at = to;
     }
-    list_cum = money_prorate(rate_list, billed);
-    disc = (list_cum - r->list_cum) - pay;
-    post(e, t->account, ACCT_REVENUE, pay, XFER_CHARGE, rental_id(e, r));
-    if (disc >= 0)
-        post(e, ACCT_DISCOUNTS, ACCT_REVENUE, disc, XFER_DISCOUNT, rental_id(e, r));
-    else /* floor(list) - floor(net) can shrink by one micro-unit: give it back */
-        post(e, ACCT_REVENUE, ACCT_DISCOUNTS, -disc, XFER_DISCOUNT_REVERSAL, rental_id(e, r));
-    {
-        struct usage_start u = {.billed = r->billed_us,
-                                .net = r->net_cum,
-                                .list = r->list_cum,
-                                .off = r->amount_off_left};
-        book_usage(e, r, &u, from, to);
+    /* usage of a month that has closed (a heartbeat confirming it came after the month's end)
+       is posted in pieces, each marked with the month it corrects: the closed month's
+       statement stays as it was, the open month shows the late usage as an adjustment */
+    while (from < to) {
+        int64_t m = time_month_index(from);
+        int64_t seg_end = from < open_start ? time_month_start(m + 1) : to;
+        if (seg_end > to)
+            seg_end = to;
+        bill_span(e, r, r->billed_us + (seg_end - from), seg_end, from < open_start ? m : 0);
+        from = seg_end;
     }
-    r->amount_off_left -= use;
-    r->amount_off_used += use;
-    r->cost += pay;
-    r->discount += disc;
-    r->net_cum = net_cum;
-    r->list_cum = list_cum;
-    r->billed_us = billed;
-    r->bill_from = to;
-    month_roll(t, e->now);
-    t->month_spent += pay;
     tenant_after_charge(e, r->tenant);
     if (reason != END_NONE)
         set_billing(e, r, false);
@@ -671,6 +700,86 @@ static void refund_package(struct engine *e, struct rental *r, bool with_fee)
     tenant_after_charge(e, r->tenant);
 }
 
+/* A new rental slot (zeroed): its number, or ERR_NOMEM. May move e->rentals. */
+static int rental_alloc(struct engine *e, uint64_t *out)
+{
+    if (e->rental_count == e->rental_cap) {
+        uint64_t cap = e->rental_cap * 2;
+        struct rental *rr = realloc(e->rentals, cap * sizeof(*rr));
+        if (rr == NULL)
+            return ERR_NOMEM;
+        e->rentals = rr;
+        e->rental_cap = cap;
+    }
+    *out = e->rental_count++;
+    memset(&e->rentals[*out], 0, sizeof(e->rentals[*out]));
+    return 0;
+}
+
+static void tenant_link(struct engine *e, struct rental *r)
+{
+    struct tenant *t = &e->tenants[r->tenant];
+    uint64_t id = rental_id(e, r);
+
+    t->live_rentals++;
+    r->tenant_next = t->rentals_head;
+    if (t->rentals_head)
+        e->rentals[t->rentals_head].tenant_prev = id;
+    t->rentals_head = id;
+}
+
+/*
+ * A preempted spot rental that asked to be requeued: queue its successor, pending, with the
+ * same spec, locked price, bid, workload and what is left of its amount-off budget, max_cost
+ * and max_duration. Not made when a limit is used up or the tenant could not create it now
+ * (funds for min_balance_us at its rate, within the monthly budget).
+ */
+static void requeue_spot(struct engine *e, uint64_t prev_id)
+{
+    struct rental *p = &e->rentals[prev_id], *r;
+    struct tenant *t = &e->tenants[p->tenant];
+    int64_t need, max_cost = 0, max_duration = 0;
+    enum limit_kind which;
+    uint64_t id;
+
+    if (p->max_cost > 0 && (max_cost = p->max_cost - p->cost) <= 0)
+        return;
+    if (p->max_duration > 0 &&
+        (max_duration = p->max_duration - (p->started_at ? p->ended_at - p->started_at : 0)) <= 0)
+        return;
+    need = money_prorate(p->hourly_price * p->gpu_count, e->cfg.min_balance_us);
+    need -= p->amount_off_left < need ? p->amount_off_left : need;
+    if (need > spendable(e, t, NULL, &which))
+        return;
+    if (rental_alloc(e, &id) < 0)
+        abort(); /* replay must make the same rentals: stop rather than skip one */
+    p = &e->rentals[prev_id];
+    r = &e->rentals[id];
+    r->tenant = p->tenant;
+    r->model = p->model;
+    r->term = p->term;
+    r->restart = p->restart;
+    r->gpu_count = p->gpu_count;
+    r->has_workload = p->has_workload;
+    r->requeue = true;
+    r->hourly_price = p->hourly_price;
+    r->list_hourly = p->list_hourly;
+    r->max_hourly = p->max_hourly;
+    r->max_cost = max_cost;
+    r->max_duration = max_duration;
+    r->amount_off_left = p->amount_off_left;
+    r->created_at = e->now;
+    r->state = RENTAL_PENDING;
+    r->requeued_from = prev_id;
+    r->origin = p->origin;
+    p->requeued_as = id;
+    tenant_link(e, r);
+    e->stats.rentals_created++;
+    e->stats.queued++;
+    emit_rental(e, r, RENTAL_PENDING, EV_RENTAL_CREATED);
+    queue_push(e, r);
+}
+
 /*
  * End r for reason at time `at` (<= now: a lost host ends its rentals at its last
  * heartbeat). Bills up to `at`, refunds a package's unearned part, frees the GPUs and lets
@@ -682,7 +791,8 @@ static void end_rental(struct engine *e, struct rental *r, enum end_reason reaso
     enum rental_state from = (enum rental_state)r->state;
     struct tenant *t = &e->tenants[r->tenant];
     int64_t capped_at = at;
-    uint32_t host = r->host;
+    uint32_t host = r->host, model = r->model;
+    uint64_t id = rental_id(e, r);
 
     if (r->state == RENTAL_ENDED)
         return;
@@ -723,8 +833,10 @@ static void end_rental(struct engine *e, struct rental *r, enum end_reason reaso
     if (reason == END_PREEMPTED)
         e->stats.preempted++;
     emit_rental(e, r, from, EV_RENTAL_STATE);
+    if (reason == END_PREEMPTED && r->requeue)
+        requeue_spot(e, id); /* may move e->rentals: r is not used below */
     if (host != 0)
-        process_queue(e, r->model);
+        process_queue(e, model);
 }
 
 /* Settle a rental at now and end it if a money limit binds. Returns true if it ended. */
@@ -1382,6 +1494,8 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
         return fail(out, ERR_INVALID, "workload.restart: unknown");
     if (c->auto_renew && !TERM_IS_PACKAGE(c->term))
         return fail(out, ERR_INVALID, "auto_renew: only for day, week and month");
+    if (c->requeue && c->term != TERM_SPOT)
+        return fail(out, ERR_INVALID, "requeue: only for spot");
     rc = price_request(e, c->tenant, model, c->gpu_count, c->term, c->max_hourly, c->coupon, e->now,
                        &p, out->detail, sizeof(out->detail));
     if (rc < 0) {
@@ -1420,17 +1534,9 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
                     inventory_max_free_on_host(&e->inv, model));
     }
     /* committed: nothing below fails */
-    if (e->rental_count == e->rental_cap) {
-        uint64_t cap = e->rental_cap * 2;
-        struct rental *rr = realloc(e->rentals, cap * sizeof(*rr));
-        if (rr == NULL)
-            return fail(out, ERR_NOMEM, "out of memory");
-        e->rentals = rr;
-        e->rental_cap = cap;
-    }
-    id = e->rental_count++;
+    if (rental_alloc(e, &id) < 0)
+        return fail(out, ERR_NOMEM, "out of memory");
     r = &e->rentals[id];
-    memset(r, 0, sizeof(*r));
     r->tenant = c->tenant;
     r->model = model;
     r->term = (uint8_t)c->term;
@@ -1443,15 +1549,13 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
     r->max_hourly = c->max_hourly;
     r->max_cost = c->max_cost;
     r->max_duration = c->max_duration;
+    r->requeue = c->requeue;
+    r->origin = id;
     r->created_at = e->now;
     r->state = RENTAL_PENDING;
     if (p.coupon >= 0 && catalogue_coupon_redeem(&e->cat, (uint32_t)p.coupon, c->tenant) < 0)
         abort();
-    t->live_rentals++;
-    r->tenant_next = t->rentals_head;
-    if (t->rentals_head)
-        e->rentals[t->rentals_head].tenant_prev = id;
-    t->rentals_head = id;
+    tenant_link(e, r);
     e->stats.rentals_created++;
     emit_rental(e, r, RENTAL_PENDING, EV_RENTAL_CREATED);
     if (TERM_IS_PACKAGE(c->term)) {
@@ -1494,6 +1598,48 @@ static int cmd_rental_stop(struct engine *e, const struct cmd_rental_stop *c, st
     return 0;
 }
 
+static int cmd_adjust(struct engine *e, const struct cmd_adjust *c, struct result *out)
+{
+    struct tenant *t = tenant_get(e, c->tenant);
+    int64_t open = time_month_index(e->now), limit;
+    char a[MONEY_STR_MAX], b[MONEY_STR_MAX];
+
+    if (t == NULL)
+        return fail(out, ERR_NOTFOUND, "unknown tenant");
+    if (c->amount == 0 || c->amount > MONEY_MAX || c->amount < -MONEY_MAX)
+        return fail(out, ERR_INVALID, "amount: must not be zero");
+    if (!valid_name(c->reason, ADJUST_REASON_MAX + 1))
+        return fail(out, ERR_INVALID, "reason: must be 1 to %d printable bytes", ADJUST_REASON_MAX);
+    if (c->corrects != 0 && (c->corrects < 1970 * 12 || c->corrects >= open))
+        return fail(out, ERR_INVALID, "corrects: must be a closed month, before %04lld-%02lld",
+                    (long long)(open / 12), (long long)(open % 12 + 1));
+    if (c->rental != 0) {
+        const struct rental *r = rental_get(e, c->rental);
+        if (r == NULL || r->tenant != c->tenant)
+            return fail(out, ERR_NOTFOUND, "rental_id: not a rental of this tenant");
+        if (c->corrects != 0 && r->created_at >= time_month_start(c->corrects + 1))
+            return fail(out, ERR_INVALID, "corrects: the rental was created after that month");
+    }
+    if (c->amount > 0) {
+        if (tenant_balance(e, t) > MONEY_MAX - c->amount)
+            return fail(out, ERR_OVERFLOW, "amount: the balance would overflow");
+        out->id =
+            post_c(e, ACCT_REFUNDS, t->account, c->amount, XFER_ADJUSTMENT, c->rental, c->corrects);
+    } else {
+        /* a charge never takes the wallet past its credit limit */
+        if (__builtin_add_overflow(tenant_balance(e, t), t->credit_limit, &limit))
+            limit = MONEY_MAX;
+        if (-c->amount > limit)
+            return fail(out, ERR_FUNDS, "balance: %s available, %s to charge",
+                        money_format(a, limit < 0 ? 0 : limit), money_format(b, -c->amount));
+        out->id = post_c(e, t->account, ACCT_REFUNDS, -c->amount, XFER_ADJUSTMENT, c->rental,
+                         c->corrects);
+    }
+    tenant_after_charge(e, c->tenant);
+    out->amount = tenant_balance(e, t);
+    return 0;
+}
+
 int engine_apply(struct engine *e, const struct command *cmd, int64_t now, struct result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1526,6 +1672,8 @@ int engine_apply(struct engine *e, const struct command *cmd, int64_t now, struc
         return cmd_rental_create(e, &cmd->u.rental_create, out);
     case CMD_RENTAL_STOP:
         return cmd_rental_stop(e, &cmd->u.rental_stop, out);
+    case CMD_ADJUST:
+        return cmd_adjust(e, &cmd->u.adjust, out);
     }
     return fail(out, ERR_INVALID, "unknown command");
 }
@@ -1733,6 +1881,10 @@ int engine_rental(const struct engine *e, uint64_t id, struct rental_view *out)
     out->auto_renew = r->auto_renew;
     out->has_workload = r->has_workload;
     out->preempt_at = r->preempt_at;
+    out->requeue = r->requeue;
+    out->requeued_from = r->requeued_from;
+    out->requeued_as = r->requeued_as;
+    out->origin = r->origin ? r->origin : id;
     return 0;
 }
 
@@ -1931,6 +2083,15 @@ int engine_check(const struct engine *e, char *detail, size_t cap)
         } else if (r->billing) {
             return violation(detail, cap, "rental %llu bills while %s", (unsigned long long)id,
                              rental_state_name((enum rental_state)r->state));
+        }
+        if (r->requeued_as != 0) {
+            const struct rental *n = rental_get(e, r->requeued_as);
+            if (n == NULL || n->requeued_from != id || r->state != RENTAL_ENDED ||
+                r->end_reason != END_PREEMPTED || n->tenant != r->tenant)
+                return violation(detail, cap,
+                                 "rental %llu: requeued as %llu, which does not "
+                                 "continue it",
+                                 (unsigned long long)id, (unsigned long long)r->requeued_as);
         }
         if (!TERM_IS_PACKAGE(r->term)) {
             int64_t net = money_prorate(r->hourly_price * r->gpu_count, r->billed_us);

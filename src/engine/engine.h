@@ -66,6 +66,7 @@ enum command_type {
     CMD_HOST_REPORT,
     CMD_RENTAL_CREATE,
     CMD_RENTAL_STOP,
+    CMD_ADJUST,
 };
 
 struct cmd_tenant_create {
@@ -160,6 +161,7 @@ struct cmd_rental_create {
     int64_t max_duration; /* µs, 0 = none: end (expired) after running this long */
     bool has_workload;    /* ends `exited` when the workload exits */
     enum restart_policy restart;
+    bool requeue; /* spot: when preempted, queue a successor with the same spec and bid */
 };
 
 struct cmd_rental_stop {
@@ -167,6 +169,19 @@ struct cmd_rental_stop {
     uint64_t rental;
     bool admin; /* end_reason `admin` instead of `stopped` */
     bool idle;  /* end_reason `idle`: the rental's idle_stop rule fired */
+};
+
+/* An operator's correction of a tenant's charges: a credit (amount > 0, refunds -> wallet) or
+ * a charge (amount < 0, wallet -> refunds, never past the credit limit). Posted now, so it
+ * lands in the open month; `corrects` names the closed month it is about. */
+#define ADJUST_REASON_MAX 200
+
+struct cmd_adjust {
+    uint32_t tenant;
+    int64_t amount;     /* != 0 */
+    uint64_t rental;    /* 0 = not about one rental; else one of the tenant's */
+    int64_t corrects;   /* a month index (time_month_index) before now's month; 0 = none */
+    const char *reason; /* borrowed; 1..200 printable bytes (kept in the command log) */
 };
 
 struct command {
@@ -183,6 +198,7 @@ struct command {
         struct cmd_host_report host_report;
         struct cmd_rental_create rental_create;
         struct cmd_rental_stop rental_stop;
+        struct cmd_adjust adjust;
     } u;
 };
 
@@ -238,6 +254,8 @@ struct transfer {
     enum transfer_kind kind;
     uint64_t rental; /* 0 when not about a rental */
     int64_t at;
+    int64_t corrects; /* the month index (time_month_index) of the earlier, closed month whose
+                         usage this bills or corrects; 0 = about the month it is posted in */
 };
 
 struct ev_rental {
@@ -314,7 +332,12 @@ struct rental_view {
     bool billing;            /* accruing now */
     bool auto_renew;
     bool has_workload;
-    int64_t preempt_at; /* spot: when its GPUs will be taken, 0 = not under notice */
+    int64_t preempt_at;     /* spot: when its GPUs will be taken, 0 = not under notice */
+    bool requeue;           /* spot: a successor is queued when it is preempted */
+    uint64_t requeued_from; /* the preempted rental this one continues, 0 = none */
+    uint64_t requeued_as;   /* the successor queued when this one was preempted, 0 = none */
+    uint64_t origin;        /* the first rental of its requeue chain (itself when none): the
+                               one whose workload it runs */
 };
 
 struct gpu_view {

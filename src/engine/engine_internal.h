@@ -42,7 +42,7 @@ struct rental {
     uint8_t term;       /* enum term */
     uint8_t restart;    /* enum restart_policy */
     uint8_t gpu_count;
-    bool auto_renew, has_workload, billing;
+    bool auto_renew, has_workload, billing, requeue;
     uint32_t epoch;
     int32_t exit_code;
     uint32_t passes;      /* times a later rental was placed ahead of it */
@@ -61,10 +61,11 @@ struct rental {
     int64_t max_cost, max_duration;
     /* packages: paid (net and discount) for the current term, and recognised so far */
     int64_t pkg_net, pkg_disc, pkg_rec_net, pkg_rec_disc;
-    int64_t pkg_base;                  /* billed_us when the current term began */
-    uint64_t queue_prev, queue_next;   /* pending rentals of one (model, priority) */
-    uint64_t spot_prev, spot_next;     /* live spot rentals of one model */
-    uint64_t tenant_prev, tenant_next; /* the tenant's rentals that are not ended */
+    int64_t pkg_base;                            /* billed_us when the current term began */
+    uint64_t queue_prev, queue_next;             /* pending rentals of one (model, priority) */
+    uint64_t spot_prev, spot_next;               /* live spot rentals of one model */
+    uint64_t tenant_prev, tenant_next;           /* the tenant's rentals that are not ended */
+    uint64_t requeued_from, requeued_as, origin; /* spot requeue chain (engine.h rental_view) */
 };
 
 struct rental_queue {

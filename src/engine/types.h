@@ -53,7 +53,8 @@ enum transfer_kind {
     XFER_RECOGNIZE, /* deferred -> revenue: a package's earned share */
     XFER_REFUND,    /* deferred -> wallet: a package's unused share returned */
     XFER_DISCOUNT_REVERSAL, /* deferred -> discounts: the unused share of a package discount */
-    XFER_ADJUSTMENT,        /* refunds -> wallet: an operator's goodwill credit */
+    XFER_ADJUSTMENT,        /* refunds -> wallet (a credit) or wallet -> refunds (a charge):
+                               an operator's correction */
     XFER_KIND_COUNT
 };
 

@@ -464,6 +464,28 @@ json_t *api_time(int64_t t)
     return json_string(time_format(buf, t));
 }
 
+int api_parse_month(const char *s, int64_t *index)
+{
+    int64_t year = 0, month = 0;
+
+    if (s == NULL || strlen(s) != 7 || s[4] != '-')
+        return ERR_INVALID;
+    for (int i = 0; i < 7; i++) {
+        if (i == 4)
+            continue;
+        if (s[i] < '0' || s[i] > '9')
+            return ERR_INVALID;
+        if (i < 4)
+            year = year * 10 + (s[i] - '0');
+        else
+            month = month * 10 + (s[i] - '0');
+    }
+    if (year < 1970 || year > 9999 || month < 1 || month > 12)
+        return ERR_INVALID;
+    *index = year * 12 + (month - 1);
+    return 0;
+}
+
 json_t *api_id(const char *prefix, uint64_t n)
 {
     char buf[ID_STR_MAX];
@@ -527,6 +549,9 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
     json_object_set_new(j, "billing", json_boolean(v->billing));
     json_object_set_new(j, "auto_renew", json_boolean(v->auto_renew));
     json_object_set_new(j, "has_workload", json_boolean(v->has_workload));
+    json_object_set_new(j, "requeue", json_boolean(v->requeue));
+    json_object_set_new(j, "requeued_from", api_id(ID_RENTAL, v->requeued_from));
+    json_object_set_new(j, "requeued_as", api_id(ID_RENTAL, v->requeued_as));
     return j;
 }
 

@@ -143,7 +143,9 @@ int api_query_int(const struct request *req, struct response *res, const char *n
 /* ---- Writing -------------------------------------------------------------------------- */
 
 json_t *api_money(int64_t v);
-json_t *api_time(int64_t t);                    /* null for 0 */
+json_t *api_time(int64_t t); /* null for 0 */
+/* "YYYY-MM" (1970-01 to 9999-12) as its month index (time_month_index): 0, or ERR_INVALID. */
+int api_parse_month(const char *s, int64_t *index);
 json_t *api_id(const char *prefix, uint64_t n); /* null for 0 */
 json_t *api_ratio(double v);                    /* a JSON real; null when not finite */
 

@@ -121,6 +121,7 @@ static const struct field rental_create_fields[] = {
     {"max_duration", F_TIME, offsetof(struct command, u.rental_create.max_duration), 0},
     {"has_workload", F_BOOL, offsetof(struct command, u.rental_create.has_workload), 0},
     {"restart", F_RESTART, offsetof(struct command, u.rental_create.restart), 0},
+    {"requeue", F_BOOL, offsetof(struct command, u.rental_create.requeue), 0},
 };
 
 static const struct field rental_stop_fields[] = {
@@ -131,6 +132,14 @@ static const struct field rental_stop_fields[] = {
 };
 
 /* Nested objects: offsets relative to their own struct. */
+static const struct field adjust_fields[] = {
+    {"tenant", F_U32, offsetof(struct command, u.adjust.tenant), 0},
+    {"amount", F_MONEY, offsetof(struct command, u.adjust.amount), 0},
+    {"rental", F_U64, offsetof(struct command, u.adjust.rental), 0},
+    {"corrects", F_TIME, offsetof(struct command, u.adjust.corrects), 0},
+    {"reason", F_STR, offsetof(struct command, u.adjust.reason), 0},
+};
+
 static const struct field cost_fields[] = {
     {"purchase_price", F_MONEY, offsetof(struct cost_basis, purchase_price), 0},
     {"purchased_at", F_TIME, offsetof(struct cost_basis, purchased_at), 0},
@@ -182,6 +191,7 @@ static const struct command_desc commands[] = {
     CMD(CMD_HOST_REPORT, "host_report", host_report_fields),
     CMD(CMD_RENTAL_CREATE, "rental_create", rental_create_fields),
     CMD(CMD_RENTAL_STOP, "rental_stop", rental_stop_fields),
+    CMD(CMD_ADJUST, "adjust", adjust_fields),
 };
 
 static const char *const report_state_names[] = {"starting", "running", "exited", "failed"};

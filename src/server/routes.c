@@ -77,6 +77,10 @@ const struct route http_routes[] = {
     ROUTE("GET", "/v1/economics", api_economics, ROLE_ADMIN, "the fleet's economics over a period"),
     ROUTE("POST", "/v1/economics/what-if", api_whatif, ROLE_ADMIN,
           "the economics of one GPU by hand"),
+
+    /* billing corrections */
+    ROUTE("POST", "/v1/tenants/{id}/adjustments", api_tenant_adjust, ROLE_ADMIN,
+          "credit or charge a tenant, correcting a closed month (Idempotency-Key)"),
 };
 
 const size_t http_route_count = ARRAY_SIZE(http_routes);

@@ -38,6 +38,10 @@ static const char serve_usage[] =
     "  --lost-after S           a host down S seconds loses its rentals (default 300)\n"
     "  --idle-minute-seconds S  the length of a minute of rentals' idle_stop rules (60);\n"
     "                           for tests\n"
+    "  --preempt-notice S       the notice a spot rental gets before preemption (default 30)\n"
+    "  --insufficient-grace S   how long rentals run on once the balance reaches zero (300)\n"
+    "  --package-stop-fee-bp N  the fee on the unused part of a package stopped early, in\n"
+    "                           basis points (0 to 10000; default 0)\n"
     "  --log-level N            0 quiet, 1 start-up and errors (default), 2 also one line\n"
     "                           per request (method, path, status, microseconds)\n"
     "  --rate-limit R[:B]       per key (per client address on public routes): R requests\n"
@@ -194,6 +198,26 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
                 fprintf(stderr, "gpurent: serve: --idle-timeout: 1 to 3600 seconds expected\n");
                 return ERR_INVALID;
             }
+        } else if (strcmp(a, "--preempt-notice") == 0) {
+            if (parse_seconds(v, &o->engine.preempt_notice) < 0) {
+                fprintf(stderr, "gpurent: serve: --preempt-notice: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--insufficient-grace") == 0) {
+            if (parse_seconds(v, &o->engine.insufficient_grace) < 0) {
+                fprintf(stderr, "gpurent: serve: --insufficient-grace: seconds expected\n");
+                return ERR_INVALID;
+            }
+        } else if (strcmp(a, "--package-stop-fee-bp") == 0) {
+            char *end;
+            long bp;
+            errno = 0;
+            bp = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || bp < 0 || bp > 10000) {
+                fprintf(stderr, "gpurent: serve: --package-stop-fee-bp must be 0 to 10000\n");
+                return ERR_INVALID;
+            }
+            o->engine.package_stop_fee_bp = (uint32_t)bp;
         } else if (strcmp(a, "--log-level") == 0) {
             if (strlen(v) != 1 || v[0] < '0' || v[0] > '2') {
                 fprintf(stderr, "gpurent: serve: --log-level must be 0, 1 or 2\n");

@@ -201,8 +201,22 @@ static const char migration_1[] =
     "           AS balance\n"
     "    FROM accounts a;\n";
 
+/* Billing corrections: late usage and operator adjustments name the closed month they
+   correct; an adjustment's reason is kept beside its transfer. Spot requeue links. */
+static const char migration_2[] =
+    "ALTER TABLE transfers ADD COLUMN corrects TEXT; -- YYYY-MM: the closed month this transfer\n"
+    "    -- bills late or corrects (posted in a later month); NULL = the month it is posted in\n"
+    "ALTER TABLE rentals ADD COLUMN requeue INTEGER NOT NULL DEFAULT 0; -- spot: 0 or 1\n"
+    "ALTER TABLE rentals ADD COLUMN requeued_from TEXT; -- the preempted rental it continues\n"
+    "ALTER TABLE rentals ADD COLUMN requeued_as TEXT;   -- its successor, once preempted\n"
+    "CREATE TABLE adjustments (\n"
+    "    seq    INTEGER PRIMARY KEY, -- the adjustment transfer's seq\n"
+    "    reason TEXT NOT NULL        -- why the operator made it (shown on the statement)\n"
+    ");\n";
+
 const struct migration migrations[] = {
     {"initial schema", migration_1},
+    {"billing corrections", migration_2},
 };
 
 const size_t migration_count = ARRAY_SIZE(migrations);

@@ -55,6 +55,7 @@ enum stmt {
     ST_IDEM_LOAD,
     ST_META_GET,
     ST_META_PUT,
+    ST_ADJUSTMENT_PUT,
     ST_COUNT
 };
 
@@ -100,9 +101,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " gpu_model, gpu_count, term, hourly_price, list_hourly, max_hourly, host_id,"
                   " gpu_mask, epoch, auto_renew, has_workload, created_at, placed_at,"
                   " started_at, ends_at, ended_at, preempt_at, cost, discount,"
-                  " amount_off_used, billed_us, updated_at)"
+                  " amount_off_used, billed_us, updated_at, requeue, requeued_from, requeued_as)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-                  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+                  " ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30,"
+                  " ?31)"
                   " ON CONFLICT (num) DO UPDATE SET state = excluded.state,"
                   " end_reason = excluded.end_reason, exit_code = excluded.exit_code,"
                   " host_id = excluded.host_id, gpu_mask = excluded.gpu_mask,"
@@ -111,15 +113,16 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " ends_at = excluded.ends_at, ended_at = excluded.ended_at,"
                   " preempt_at = excluded.preempt_at, cost = excluded.cost,"
                   " discount = excluded.discount, amount_off_used = excluded.amount_off_used,"
-                  " billed_us = excluded.billed_us,"
+                  " billed_us = excluded.billed_us, requeued_as = excluded.requeued_as,"
                   " updated_at = MAX(updated_at, excluded.updated_at)",
     [ST_RENTAL_EVENT] = "INSERT INTO rental_events (rental_num, at, event, from_state, to_state,"
                         " end_reason, host_id, preempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                         " ON CONFLICT DO NOTHING",
     [ST_TRANSFER] = "INSERT INTO transfers (seq, at, from_account, to_account, amount, kind,"
-                    " rental_num) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (seq) DO NOTHING",
-    [ST_TRANSFER_GET] = "SELECT at, from_account, to_account, amount, kind, IFNULL(rental_num, 0)"
-                        " FROM transfers WHERE seq = ?1",
+                    " rental_num, corrects) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    " ON CONFLICT (seq) DO NOTHING",
+    [ST_TRANSFER_GET] = "SELECT at, from_account, to_account, amount, kind, IFNULL(rental_num, 0),"
+                        " IFNULL(corrects, '') FROM transfers WHERE seq = ?1",
     [ST_ALERT] = "INSERT INTO alerts (at, kind, hosts_down, hosts_total) VALUES (?1, ?2, ?3, ?4)"
                  " ON CONFLICT DO NOTHING",
     [ST_KEY_PUT] = "INSERT INTO api_keys (id, prefix, hash, role, tenant_id, host_id, created_at,"
@@ -137,6 +140,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE name = ?1",
     [ST_META_PUT] = "INSERT INTO meta (name, value) VALUES (?1, ?2)"
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    [ST_ADJUSTMENT_PUT] = "INSERT INTO adjustments (seq, reason) VALUES (?1, ?2)"
+                          " ON CONFLICT (seq) DO NOTHING",
 };
 
 /* Objects touched by one batch of events: each is upserted once, with its latest view. */
@@ -583,7 +588,7 @@ static int put_rental(struct store *s, const struct engine *e, const struct touc
 {
     sqlite3_stmt *st = s->st[ST_RENTAL];
     struct rental_view v;
-    char id[ID_STR_MAX], tenant[ID_STR_MAX], host[ID_STR_MAX];
+    char id[ID_STR_MAX], tenant[ID_STR_MAX], host[ID_STR_MAX], from[ID_STR_MAX], as[ID_STR_MAX];
     int b;
 
     if (engine_rental(e, t->id, &v) < 0)
@@ -617,12 +622,30 @@ static int put_rental(struct store *s, const struct engine *e, const struct touc
     b |= sqlite3_bind_int64(st, 26, v.amount_off_used);
     b |= sqlite3_bind_int64(st, 27, v.billed_us);
     b |= sqlite3_bind_int64(st, 28, t->last_at);
+    b |= sqlite3_bind_int(st, 29, v.requeue);
+    b |= bind_id(st, 30, from, "rnt", v.requeued_from);
+    b |= bind_id(st, 31, as, "rnt", v.requeued_as);
     return run(s, st, b, "put rental", err, cap);
+}
+
+#define MONTH_TEXT_MAX 48 /* "YYYY-MM" of any month index, with room for snprintf's worst case */
+
+/* A month index as "YYYY-MM" (buf of MONTH_TEXT_MAX), or "" for 0. */
+static const char *month_text(char *buf, int64_t month)
+{
+    if (month == 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, MONTH_TEXT_MAX, "%04lld-%02lld", (long long)(month / 12),
+                 (long long)(month % 12 + 1));
+    return buf;
 }
 
 /* A transfer already stored under tr->seq: it must be the same transfer. */
 static int check_transfer(struct store *s, const struct transfer *tr, char *err, size_t cap)
 {
+    char month[MONTH_TEXT_MAX];
+    const char *corrects;
     sqlite3_stmt *st = s->st[ST_TRANSFER_GET];
     const char *kind;
     bool same;
@@ -639,7 +662,9 @@ static int check_transfer(struct store *s, const struct transfer *tr, char *err,
     same = sqlite3_column_int64(st, 0) == tr->at && sqlite3_column_int64(st, 1) == tr->from &&
            sqlite3_column_int64(st, 2) == tr->to && sqlite3_column_int64(st, 3) == tr->amount &&
            kind != NULL && strcmp(kind, transfer_kind_name(tr->kind)) == 0 &&
-           (uint64_t)sqlite3_column_int64(st, 5) == tr->rental;
+           (uint64_t)sqlite3_column_int64(st, 5) == tr->rental &&
+           (corrects = (const char *)sqlite3_column_text(st, 6)) != NULL &&
+           strcmp(corrects, month_text(month, tr->corrects)) == 0;
     sqlite3_reset(st);
     if (!same) {
         set_err(err, cap,
@@ -654,6 +679,7 @@ static int check_transfer(struct store *s, const struct transfer *tr, char *err,
 static int put_transfer(struct store *s, const struct transfer *tr, char *err, size_t cap)
 {
     sqlite3_stmt *st = s->st[ST_TRANSFER];
+    char month[MONTH_TEXT_MAX];
     int b, rc;
 
     b = sqlite3_bind_int64(st, 1, (sqlite3_int64)tr->seq);
@@ -663,6 +689,7 @@ static int put_transfer(struct store *s, const struct transfer *tr, char *err, s
     b |= sqlite3_bind_int64(st, 5, tr->amount);
     b |= bind_text(st, 6, transfer_kind_name(tr->kind));
     b |= bind_opt(st, 7, (int64_t)tr->rental);
+    b |= bind_text(st, 8, tr->corrects != 0 ? month_text(month, tr->corrects) : NULL);
     rc = run(s, st, b, "put transfer", err, cap);
     if (rc == 0 && sqlite3_changes(s->db) == 0)
         rc = check_transfer(s, tr, err, cap);
@@ -938,6 +965,17 @@ int store_meta_put(struct store *s, const char *name, const char *value, char *e
     return run(s, st, b, "put meta", err, errcap);
 }
 
+int store_put_adjustment(struct store *s, uint64_t seq, const char *reason, char *err,
+                         size_t errcap)
+{
+    sqlite3_stmt *st = s->st[ST_ADJUSTMENT_PUT];
+    int b;
+
+    b = sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+    b |= bind_text(st, 2, reason);
+    return run(s, st, b, "put adjustment", err, errcap);
+}
+
 /* ---- The reporting reader --------------------------------------------------------------- */
 
 enum reader_stmt { RS_BEGIN, RS_COMMIT, RS_ROLLBACK, RS_LINES, RS_CREDITS, RS_COUNT };
@@ -953,8 +991,30 @@ _Static_assert(ACCT_REVENUE == 1 && ACCT_DEFERRED == 4, "the usage SQL names the
  * rentals.updated_at is at least the time of the rental's latest transfer), their transfers
  * in the period grouped into lines by the rule of store.h, and for package lines the list
  * price of one purchase (the transfers into deferred at the rental's first purchase: a
- * renewal costs the same) to turn money into time.
+ * renewal costs the same) to turn money into time. Adjustment lines: one per operator
+ * adjustment (with its reason; those not about a rental come from the wallet's transfers),
+ * and one per rental and closed month for usage billed after that month closed.
  */
+#define USAGE_LINE_OF(t)                                                                           \
+    "CASE WHEN " t ".kind = 'adjustment' OR " t ".corrects IS NOT NULL THEN 'adjustment'"          \
+    "     WHEN " t ".kind = 'charge'"                                                              \
+    "       OR (" t ".kind = 'discount' AND " t ".to_account = " SQL_REVENUE ")"                   \
+    "       OR (" t ".kind = 'discount_reversal' AND " t ".from_account = " SQL_REVENUE ")"        \
+    "     THEN 'charge'"                                                                           \
+    "     WHEN " t ".kind = 'package'"                                                             \
+    "       OR (" t ".kind = 'discount' AND " t ".to_account = " SQL_DEFERRED ")"                  \
+    "     THEN 'package'"                                                                          \
+    "     WHEN " t ".kind = 'refund'"                                                              \
+    "       OR (" t ".kind = 'discount_reversal' AND " t ".from_account = " SQL_DEFERRED ")"       \
+    "     THEN 'refund' END"
+#define USAGE_SUMS                                                                                 \
+    " SUM(CASE WHEN t.from_account = ?1 THEN t.amount"                                             \
+    "          WHEN t.to_account = ?1 THEN -t.amount ELSE 0 END) AS amount,"                       \
+    " SUM(CASE t.kind WHEN 'discount' THEN t.amount"                                               \
+    "                 WHEN 'discount_reversal' THEN -t.amount ELSE 0 END) AS discount,"            \
+    " MIN(t.seq) AS first_seq, MAX(t.kind <> 'adjustment') AS is_usage,"                           \
+    " t.corrects AS corrects, CASE WHEN t.kind = 'adjustment' THEN t.seq END AS adj_seq"
+
 static const char usage_lines_sql[] =
     "SELECT g.rental_num, r.id, g.line, r.gpu_model, r.gpu_count, r.term, r.list_hourly,"
     "       g.amount, g.discount,"
@@ -963,41 +1023,32 @@ static const char usage_lines_sql[] =
     "          WHERE p.rental_num = g.rental_num AND p.to_account = " SQL_DEFERRED
     "          AND p.at = (SELECT MIN(q.at) FROM transfers q"
     "                      WHERE q.rental_num = g.rental_num AND q.to_account = " SQL_DEFERRED "))"
-    "       ELSE 0 END"
-    " FROM (SELECT t.rental_num,"
-    "         CASE WHEN t.kind = 'charge'"
-    "                OR (t.kind = 'discount' AND t.to_account = " SQL_REVENUE ")"
-    "                OR (t.kind = 'discount_reversal' AND t.from_account = " SQL_REVENUE ")"
-    "              THEN 'charge'"
-    "              WHEN t.kind = 'package'"
-    "                OR (t.kind = 'discount' AND t.to_account = " SQL_DEFERRED ")"
-    "              THEN 'package'"
-    "              WHEN t.kind = 'refund'"
-    "                OR (t.kind = 'discount_reversal' AND t.from_account = " SQL_DEFERRED ")"
-    "              THEN 'refund'"
-    "              WHEN t.kind = 'adjustment' THEN 'adjustment' END AS line,"
-    "         SUM(CASE WHEN t.from_account = ?1 THEN t.amount"
-    "                  WHEN t.to_account = ?1 THEN -t.amount ELSE 0 END) AS amount,"
-    "         SUM(CASE t.kind WHEN 'discount' THEN t.amount"
-    "                         WHEN 'discount_reversal' THEN -t.amount ELSE 0 END) AS discount,"
-    "         MIN(t.seq) AS first_seq"
-    "       FROM rentals x JOIN transfers t ON t.rental_num = x.num"
-    "       WHERE x.tenant_id = (SELECT tenant_id FROM accounts WHERE account = ?1)"
-    "         AND x.created_at < ?3 AND x.updated_at >= ?2"
-    "         AND t.at >= ?2 AND t.at < ?3 AND t.kind <> 'recognize'"
-    "       GROUP BY t.rental_num, line) g"
-    " JOIN rentals r ON r.num = g.rental_num"
-    " ORDER BY g.rental_num, g.first_seq";
+    "       ELSE 0 END,"
+    "       g.corrects, a.reason, g.is_usage"
+    " FROM (SELECT t.rental_num, " USAGE_LINE_OF(
+        "t") " AS line," USAGE_SUMS "       FROM rentals x JOIN transfers t ON t.rental_num = x.num"
+             "       WHERE x.tenant_id = (SELECT tenant_id FROM accounts WHERE account = ?1)"
+             "         AND x.created_at < ?3 AND x.updated_at >= ?2"
+             "         AND t.at >= ?2 AND t.at < ?3 AND t.kind <> 'recognize'"
+             "       GROUP BY t.rental_num, line, t.corrects, adj_seq"
+             "       UNION ALL"
+             "       SELECT NULL, 'adjustment' AS line," USAGE_SUMS "       FROM transfers t"
+             "       WHERE (t.from_account = ?1 OR t.to_account = ?1) AND t.rental_num IS NULL"
+             "         AND t.kind = 'adjustment' AND t.at >= ?2 AND t.at < ?3"
+             "       GROUP BY t.seq) g"
+             " LEFT JOIN rentals r ON r.num = g.rental_num"
+             " LEFT JOIN adjustments a ON a.seq = g.adj_seq"
+             " ORDER BY g.rental_num IS NULL, g.rental_num, g.first_seq";
 
 static const char *const reader_sql[RS_COUNT] = {
     [RS_BEGIN] = "BEGIN",
     [RS_COMMIT] = "COMMIT",
     [RS_ROLLBACK] = "ROLLBACK",
     [RS_LINES] = usage_lines_sql,
-    /* into the wallet and not about a rental: top-ups and goodwill adjustments */
+    /* into the wallet and not about a rental: top-ups (adjustments are lines) */
     [RS_CREDITS] = "SELECT seq, at, kind, amount FROM transfers"
-                   " WHERE to_account = ?1 AND rental_num IS NULL AND at >= ?2 AND at < ?3"
-                   " ORDER BY seq",
+                   " WHERE to_account = ?1 AND rental_num IS NULL AND kind = 'topup'"
+                   " AND at >= ?2 AND at < ?3 ORDER BY seq",
 };
 
 struct store_reader {
@@ -1097,6 +1148,7 @@ static int read_lines(struct store_reader *r, store_usage_line_fn fn, void *ctx,
     int rc, ret = 0;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bool adjustment;
         memset(&l, 0, sizeof(l));
         l.rental = (uint64_t)sqlite3_column_int64(st, 0);
         l.rental_id = (const char *)sqlite3_column_text(st, 1);
@@ -1104,7 +1156,12 @@ static int read_lines(struct store_reader *r, store_usage_line_fn fn, void *ctx,
         l.gpu_model = (const char *)sqlite3_column_text(st, 3);
         l.gpu_count = (uint32_t)sqlite3_column_int64(st, 4);
         l.term = (const char *)sqlite3_column_text(st, 5);
-        if (l.kind == NULL || l.rental_id == NULL || l.gpu_model == NULL || l.term == NULL) {
+        l.corrects = (const char *)sqlite3_column_text(st, 10);
+        l.reason = (const char *)sqlite3_column_text(st, 11);
+        adjustment = l.kind != NULL && strcmp(l.kind, "adjustment") == 0;
+        if (l.kind == NULL ||
+            (l.rental != 0 && (l.rental_id == NULL || l.gpu_model == NULL || l.term == NULL)) ||
+            (l.rental == 0 && !adjustment)) {
             /* a transfer kind or account pair the rule does not know: the engine changed */
             ret = set_err(err, cap, "sqlite: usage: rental %llu has a transfer of no known line",
                           (unsigned long long)l.rental);
@@ -1113,10 +1170,10 @@ static int read_lines(struct store_reader *r, store_usage_line_fn fn, void *ctx,
         l.amount = sqlite3_column_int64(st, 7);
         l.discount = sqlite3_column_int64(st, 8);
         l.list_amount = l.amount + l.discount;
-        if (strcmp(l.kind, "charge") == 0)
+        if (strcmp(l.kind, "charge") == 0 || (adjustment && sqlite3_column_int64(st, 12) != 0))
             l.seconds = scale_round(l.list_amount, 3600,
                                     sqlite3_column_int64(st, 6) * (int64_t)l.gpu_count);
-        else if (strcmp(l.kind, "adjustment") != 0)
+        else if (!adjustment)
             l.seconds =
                 scale_round(l.list_amount, term_seconds(l.term), sqlite3_column_int64(st, 9));
         if (fn != NULL && (ret = fn(ctx, &l)) != 0)

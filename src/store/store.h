@@ -92,6 +92,10 @@ int store_meta_get(struct store *s, const char *name, char *value, size_t cap, c
                    size_t errcap);
 int store_meta_put(struct store *s, const char *name, const char *value, char *err, size_t errcap);
 
+/* The reason of the adjustment posted as transfer seq (shown on statements). 0 or ERR_IO. */
+int store_put_adjustment(struct store *s, uint64_t seq, const char *reason, char *err,
+                         size_t errcap);
+
 /*
  * ---- Reporting: a read-only connection beside the engine thread's ----------------------
  *
@@ -121,8 +125,12 @@ void store_close_reader(struct store_reader *r);
  *               (wallet -> deferred)         (into deferred)                 or renewed
  *   refund      - refund                     - discount_reversal             a package's
  *               (deferred -> wallet)         (out of deferred)               unearned share
- *   adjustment  - adjustment                 0                               goodwill credit
- *               (refunds -> wallet)                                          for a rental
+ *   adjustment  - adjustment (a credit,      0                               an operator's
+ *               refunds -> wallet) or +                                      correction, one
+ *               (a charge, wallet -> refunds)                                line each
+ *   adjustment  + charge                     as charge                       usage of a closed
+ *               (transfers with `corrects`)                                  month billed late,
+ *                                                                            one line per month
  *
  * amount is exactly what left the wallet for the rental (negative: what came back), so the
  * lines' amounts sum to the wallet's transfers about rentals in the period, to the micro-unit.
@@ -137,23 +145,25 @@ void store_close_reader(struct store_reader *r);
  * above a micro-unit a second.)
  */
 struct usage_line {
-    uint64_t rental;       /* the rental's number */
-    const char *rental_id; /* "rnt_..."; borrowed for the call */
+    uint64_t rental;       /* the rental's number; 0 for an adjustment not about a rental */
+    const char *rental_id; /* "rnt_..."; borrowed for the call; NULL when rental is 0 */
     const char *kind;      /* "charge", "package", "refund" or "adjustment"; static */
     const char *gpu_model; /* borrowed for the call */
     uint32_t gpu_count;
-    const char *term;    /* "on_demand", "spot", "day", "week", "month"; borrowed */
-    int64_t seconds;     /* see above; negative for refunds */
-    int64_t list_amount; /* amount + discount */
-    int64_t discount;    /* the part of the list price not charged */
-    int64_t amount;      /* what the wallet paid (negative: got back) */
+    const char *term;     /* "on_demand", "spot", "day", "week", "month"; borrowed */
+    int64_t seconds;      /* see above; negative for refunds */
+    int64_t list_amount;  /* amount + discount */
+    int64_t discount;     /* the part of the list price not charged */
+    int64_t amount;       /* what the wallet paid (negative: got back) */
+    const char *corrects; /* adjustments: "YYYY-MM", the closed month corrected, or NULL */
+    const char *reason;   /* operator adjustments: why; NULL otherwise */
 };
 
-/* A transfer into the wallet that is not about a rental: a top-up or a goodwill adjustment. */
+/* A transfer into the wallet that is not about a rental: a top-up. */
 struct usage_credit {
     uint64_t seq; /* the ledger's sequence number */
     int64_t at;
-    const char *kind; /* "topup" or "adjustment"; borrowed for the call */
+    const char *kind; /* "topup"; borrowed for the call */
     int64_t amount;   /* > 0 */
 };
 

@@ -146,6 +146,8 @@ class RouteMatrixTest(AuthzBase):
                 "/v1/tenants/" + t.tid[o], {"monthly_budget": None})),
             ("POST", "/v1/tenants/{id}/credits"): dict(ok=201, scope="path", call=lambda o: (
                 "/v1/tenants/%s/credits" % t.tid[o], {"amount": "0.01", "reference": "mx"})),
+            ("POST", "/v1/tenants/{id}/adjustments"): dict(ok=201, scope="path", call=lambda o: (
+                "/v1/tenants/%s/adjustments" % t.tid[o], {"amount": "0.01", "reason": "mx"})),
             ("GET", "/v1/balance"): dict(ok=200, call=lambda o: ("/v1/balance", None)),
             # a tenant reads its own usage and may name no tenant at all (400, which tells
             # nothing about the other tenant); the operator names one

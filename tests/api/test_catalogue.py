@@ -181,6 +181,67 @@ class CatalogueTest(ServerTestCase):
         r = self.admin.post("/v1/coupons", {"code": code, "percent_off": 10})
         self.assertProblem(r, 409, msg="a second coupon with the same code")
 
+    def test_coupon_stacking_and_limits(self):
+        """Coupons never stack: a named coupon replaces the promotions; without one, the best
+        automatic promotion for the model and term applies (largest percent first). Limits to
+        a model or a term refuse other requests. Quotes and rentals agree to the micro-unit."""
+        model = unique("GPU")
+        set_price(self.server, model, "7.60", spot_floor="3.00",
+                  packages={"day": "150.00", "week": "900.00", "month": "3000.00"})
+        FakeAgent(self.server, model, gpus=8)
+        tid, tenant = make_tenant(self.server, credit="5000.00")
+
+        def coupon(**body):
+            code = unique("C").replace("-", "").upper()
+            b = {"code": code, "gpu_model": model}
+            b.update(body)
+            self.assertStatus(self.admin.post("/v1/coupons", b), 201, repr(b))
+            return code
+
+        def quote(**body):
+            b = {"gpu_model": model, "gpu_count": 1, "duration_seconds": 3600}
+            b.update(body)
+            return tenant.post("/v1/quotes", b)
+
+        coupon(percent_off=10, automatic=True)
+        coupon(percent_off=20, automatic=True, term="day")
+        half = coupon(percent_off=50, term="on_demand")
+        five = coupon(amount_off="5.00", term="week")
+        r = quote(term="on_demand")
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json["hourly_price"], r.json["list_total"], r.json["discount"],
+                          r.json["total"]), ("6.84", "7.60", "0.76", "6.84"))
+        r = quote(term="day")  # 20 % beats 10 % for a day
+        self.assertEqual((r.json["list_total"], r.json["discount"], r.json["total"]),
+                         ("150.00", "30.00", "120.00"))
+        r = quote(term="on_demand", coupon=half)  # 50 %, not 50 % and then 10 %
+        self.assertEqual((r.json["hourly_price"], r.json["total"]), ("3.80", "3.80"))
+        r = quote(term="week", coupon=five)  # 5.00 off, and no promotion on top
+        self.assertEqual((r.json["discount"], r.json["total"]), ("5.00", "895.00"))
+        self.assertProblem(quote(term="spot", max_hourly="4.00", coupon=half), 400, "coupon")
+        self.assertProblem(quote(term="on_demand", coupon=five), 400, "coupon")
+        other = unique("GPU")
+        set_price(self.server, other, "9.00")
+        FakeAgent(self.server, other, gpus=2)
+        r = tenant.post("/v1/quotes", {"gpu_model": other, "gpu_count": 1, "term": "on_demand",
+                                       "duration_seconds": 3600, "coupon": half})
+        self.assertProblem(r, 400, "coupon")
+        r = tenant.post("/v1/quotes", {"gpu_model": other, "gpu_count": 1, "term": "on_demand",
+                                       "duration_seconds": 3600})
+        self.assertEqual(r.json["total"], "9.00", "promotions for one model only")
+        # the rentals pay what the quotes said
+        rent = {"gpu_model": model, "gpu_count": 1}
+        r = tenant.post("/v1/rentals", dict(rent, term="on_demand"))
+        self.assertEqual(r.json["hourly_price"], "6.84")
+        r = tenant.post("/v1/rentals", dict(rent, term="day"))
+        self.assertEqual((r.json["cost"], r.json["discount"]), ("120.00", "30.00"))
+        r = tenant.post("/v1/rentals", dict(rent, term="on_demand", coupon=half))
+        self.assertEqual(r.json["hourly_price"], "3.80")
+        r = tenant.post("/v1/rentals", dict(rent, term="week", coupon=five))
+        self.assertEqual((r.json["cost"], r.json["discount"]), ("895.00", "5.00"))
+        self.assertEqual(self.admin.get("/v1/tenants/" + tid).json["balance"],
+                         "3985.00")
+
     def test_coupon_code_is_once_per_tenant_unless_said(self):
         model = unique("GPU")
         set_price(self.server, model, "7.60")

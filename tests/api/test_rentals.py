@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
@@ -652,9 +653,10 @@ class RentalsTest(ServerTestCase):
         self.assertTrue(r.text.endswith("\r\n"), repr(r.text))
         rows = list(csv.reader(io.StringIO(r.text, newline="")))
         self.assertEqual(rows[0], ["rental_id", "kind", "gpu_model", "gpu_count", "term",
-                                   "seconds", "list_amount", "discount", "amount"])
+                                   "seconds", "list_amount", "discount", "amount", "corrects",
+                                   "reason"])
         self.assertIn([rid, "charge", self.model, "1", "on_demand", str(line["seconds"]),
-                       ended["cost"], "0.00", ended["cost"]], rows[1:])
+                       ended["cost"], "0.00", ended["cost"], "", ""], rows[1:])
         # the invoice of the month: the same total, and exactly what the wallet paid
         month = ended["ended_at"][:7]
         r = tenant.get("/v1/invoices/" + month)
@@ -672,6 +674,113 @@ class RentalsTest(ServerTestCase):
         self.assertStatus(r, 200)
         self.assertEqual((r.json["lines"], r.json["total"], r.json["status"]),
                          ([], "0.00", "closed"))
+
+    def wallet_statement(self, tid, start_us, end_us):
+        """What an invoice's total must be: the wallet's outflows less its inflows over every
+        transfer posted in [start, end) but top-ups (rentals' charges, packages, refunds and
+        adjustments), read from the database file independently of the server."""
+        dbs = [p for p in self.server.db_files() if p.endswith(".db")]
+        con = sqlite3.connect("file:%s?mode=ro" % dbs[0], uri=True)
+        try:
+            (wallet,) = con.execute("SELECT account FROM tenants WHERE id = ?",
+                                    (tid,)).fetchone()
+            rows = con.execute(
+                "SELECT from_account, amount FROM transfers"
+                " WHERE (from_account = ?1 OR to_account = ?1) AND kind <> 'topup'"
+                " AND at >= ?2 AND at < ?3", (wallet, start_us, end_us)).fetchall()
+        finally:
+            con.close()
+        return sum(a if f == wallet else -a for f, a in rows)
+
+    def test_adjustments_and_closed_months(self):
+        """Operator adjustments land in the open month as lines (with reason and the month
+        they correct); a closed month's invoice and a past period's usage read byte for byte
+        as before; each invoice total equals its ledger entries to the micro-unit."""
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        _, other = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        ended = self.run_and_stop(agent, tenant, rid, 7600000, seconds=0.3)
+        theirs = self.create(other, gpu_count=1)["id"]
+        time.sleep(1.05)  # times are whole seconds: `cut` comes after every transfer so far
+        cut = self.admin.get("/v1/platform").json["time"]
+        time.sleep(1.05)  # and before every transfer from here on
+        y, m = time.gmtime().tm_year, time.gmtime().tm_mon
+        cur = "%04d-%02d" % (y, m)
+        prev = "%04d-%02d" % ((y, m - 1) if m > 1 else (y - 1, 12))
+        reads = ["/v1/invoices/" + prev, "/v1/invoices/%s?format=csv" % prev,
+                 "/v1/usage?to=" + urllib.parse.quote(cut),
+                 "/v1/usage?format=csv&to=" + urllib.parse.quote(cut)]
+        before = [tenant.get(p) for p in reads]
+        for r in before:
+            self.assertStatus(r, 200)
+        self.assertEqual(before[0].json["status"], "closed")
+        self.assertEqual(before[2].json["total"], ended["cost"])  # the period holds the rental
+        path = "/v1/tenants/%s/adjustments" % tid
+        balance0 = micros(self.balance(tid))
+
+        # a credit for last month, with an Idempotency-Key: replayed, not repeated
+        key = {"Idempotency-Key": unique("adj")}
+        body = {"amount": "2.50", "reason": "outage, ticket 7", "corrects": prev}
+        first = self.admin.post(path, body, headers=key)
+        self.assertStatus(first, 201, "POST %s" % path)
+        self.assertEqual((first.json["amount"], first.json["reason"], first.json["corrects"],
+                          first.json["rental_id"], first.json["balance"]),
+                         ("2.50", "outage, ticket 7", prev, None, money(balance0 + 2500000)))
+        again = self.admin.post(path, body, headers=key)
+        self.assertEqual((again.status, again.json), (201, first.json))
+        self.assertEqual(again.headers.get("idempotent-replayed"), "true")
+        self.assertEqual(micros(self.balance(tid)), balance0 + 2500000)
+        # a charge about the rental, this month
+        r = self.admin.post(path, {"amount": "-1.25", "reason": "setup fee", "rental_id": rid})
+        self.assertStatus(r, 201)
+        self.assertEqual((r.json["rental_id"], r.json["corrects"], r.json["balance"]),
+                         (rid, None, money(balance0 + 1250000)))
+
+        # refusals change nothing
+        state = self.state(tenant)
+        bad = [({"amount": "0", "reason": "x"}, 400, "amount"),
+               ({"amount": "1.00"}, 400, "reason"),
+               ({"amount": "1.00", "reason": ""}, 400, "reason"),
+               ({"amount": "1.00", "reason": "x", "corrects": cur}, 400, "corrects"),
+               ({"amount": "1.00", "reason": "x", "corrects": "2026-13"}, 400, "corrects"),
+               ({"amount": "1.00", "reason": "x", "rental_id": rid, "corrects": prev}, 400,
+                "corrects"),
+               ({"amount": "1.00", "reason": "x", "rental_id": theirs}, 404, "rental_id"),
+               ({"amount": "1.00", "reason": "x", "extra": 1}, 400, "extra"),
+               ({"amount": "-100000.00", "reason": "x"}, 402, "balance")]
+        for b, status, field in bad:
+            self.assertProblem(self.admin.post(path, b), status, field, msg=repr(b))
+        self.assertProblem(tenant.post(path, {"amount": "1.00", "reason": "x"}), 403)
+        self.assertProblem(self.admin.post("/v1/tenants/tnt_zzzzzzzzzzzzz/adjustments",
+                                           {"amount": "1.00", "reason": "x"}), 404)
+        self.assertEqual(self.state(tenant), state)
+
+        # the closed month and the past period read exactly as before
+        for p, r in zip(reads, before):
+            got = tenant.get(p)
+            self.assertEqual((got.status, got.raw), (r.status, r.raw), p)
+        # the open month has both adjustments; its total is its ledger entries
+        inv = tenant.get("/v1/invoices/" + cur)
+        self.assertStatus(inv, 200)
+        self.assertEqual(inv.json["status"], "open")
+        self.assertLinesAddUp(inv.json, "lines")
+        lines = [(x["rental_id"], x["kind"], x["amount"], x["corrects"], x["reason"])
+                 for x in inv.json["lines"]]
+        self.assertEqual(lines, [(rid, "charge", ended["cost"], None, None),
+                                 (rid, "adjustment", "1.25", None, "setup fee"),
+                                 (None, "adjustment", "-2.50", prev, "outage, ticket 7")])
+        self.assertEqual(micros(inv.json["total"]),
+                         self.wallet_statement(tid, *self.month_window(cur)))
+        self.assertEqual(micros(inv.json["total"]), micros(ended["cost"]) - 1250000)
+        self.assertEqual(micros(self.balance(tid)),
+                         micros(inv.json["credits_total"]) - micros(inv.json["total"]))
+        rows = list(csv.reader(io.StringIO(tenant.get("/v1/invoices/%s?format=csv" % cur).text,
+                                           newline="")))
+        self.assertIn(["", "adjustment", "", "", "", "0", "-2.50", "0.00", "-2.50", prev,
+                       "outage, ticket 7"], rows)
+        self.assertIn([rid, "adjustment", self.model, "1", "on_demand", "0", "1.25", "0.00",
+                       "1.25", "", "setup fee"], rows)
 
     def test_usage_packages_and_discounts(self):
         """Every kind of line of a month, each to the micro-unit, and the invoice total equal
@@ -974,6 +1083,57 @@ class RentalsTest(ServerTestCase):
                           200)
         self.create(tenant, gpu_count=1)
 
+    def test_budget_and_max_cost_cut_off(self):
+        """At 3600.00/h a GPU costs exactly one micro-unit a microsecond. A rental stopped after
+        its max_cost (or the tenant's monthly budget) was reached ends `budget`, billed to the
+        microsecond the limit affords: exactly the limit, never more."""
+        model = unique("GPU")
+        set_price(self.server, model, "3600.00")
+        agent = FakeAgent(self.server, model, gpus=8)
+        tid, tenant = make_tenant(self.server, credit="10000.00")
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand",
+                                        "max_cost": "0.50"})
+        self.assertStatus(r, 201)
+        capped = r.json["id"]
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        budgeted = r.json["id"]
+        # the monthly budget set after creation: 1.20 for the month (nothing spent yet)
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid, {"monthly_budget": "1.20"}), 200)
+        agent.run(capped)
+        agent.run(budgeted)
+        started = [parse_time(self.rental(tenant, x)["started_at"])[0] for x in (capped, budgeted)]
+        time.sleep(2.2)
+        agent.heartbeat()  # confirms more than either limit affords
+        s1 = tenant.post("/v1/rentals/%s/stop" % capped, {}).json
+        self.assertEqual((s1["end_reason"], s1["cost"]), ("budget", "0.50"))
+        s2 = tenant.post("/v1/rentals/%s/stop" % budgeted, {}).json
+        # the budget left after the capped rental's 0.50: 0.70
+        self.assertEqual((s2["end_reason"], s2["cost"]), ("budget", "0.70"))
+        # ended where the limit ran out (times are whole seconds: within one)
+        for s, start, us in ((s1, started[0], 500000), (s2, started[1], 700000)):
+            self.assertLessEqual(abs(parse_time(s["ended_at"])[0] - (start + us)), 10**6, s)
+        b = tenant.get("/v1/balance").json
+        self.assertEqual((b["balance"], b["month_spent"]), ("9998.80", "1.20"))
+        # the budget is spent: no new rental this month
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertProblem(r, 402, "budget")
+
+    def test_price_change_keeps_running_price(self):
+        """A price change never alters a rental already created: it bills at the price locked
+        at its creation; a rental created after the change pays the new price."""
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, tenant = make_tenant(self.server)
+        rid = self.create(tenant, gpu_count=1)["id"]
+        day = self.create(tenant, gpu_count=1, term="day")
+        set_price(self.server, self.model, "20.00", spot_floor="3.00",
+                  packages={"day": "400.00", "week": "900.00", "month": "3000.00"})
+        self.assertEqual(self.rental(tenant, rid)["hourly_price"], "7.60")
+        self.assertEqual(self.rental(tenant, day["id"])["cost"], PACKAGES["day"])
+        ended = self.run_and_stop(agent, tenant, rid, 7600000, seconds=0.5)
+        self.assertEqual(ended["hourly_price"], "7.60")
+        self.assertEqual(self.create(tenant, gpu_count=1)["hourly_price"], "20.00")
+        self.assertEqual(self.create(tenant, gpu_count=1, term="day")["cost"], "400.00")
+
     def test_balance_burn_and_runway(self):
         agent = FakeAgent(self.server, self.model, gpus=8)
         tid, tenant = make_tenant(self.server)
@@ -1003,6 +1163,183 @@ class RentalsTest(ServerTestCase):
         r = self.admin.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
                                             "term": "on_demand"})
         self.assertProblem(r, 400, "tenant_id", msg="the operator must name the tenant")
+
+
+class NoticeAndFeeTest(ServerTestCase):
+    """A server with a 2 s spot notice, a 10 % fee on packages stopped early and a 2 s grace
+    once a wallet runs dry: spot requeue after preemption, the fee, and the grace, over HTTP."""
+
+    args = ("--preempt-notice", "2", "--package-stop-fee-bp", "1000",
+            "--insufficient-grace", "2")
+
+    def setUp(self):
+        self.model = unique("GPU")
+        set_price(self.server, self.model, "7.60", spot_floor="3.00", packages=PACKAGES)
+
+    def rental(self, client, rid):
+        r = client.get("/v1/rentals/" + rid)
+        self.assertStatus(r, 200)
+        return r.json
+
+    def balance(self, tid):
+        r = self.admin.get("/v1/tenants/" + tid)
+        self.assertStatus(r, 200)
+        return micros(r.json["balance"])
+
+    def hb_us(self, agent):
+        r = self.admin.get("/v1/hosts/" + agent.host_id)
+        self.assertStatus(r, 200)
+        return parse_time(r.json["last_heartbeat_at"])
+
+    def assertCost(self, cost, rate_us, start, end, lo_hi):
+        """cost == prorate(rate, end - start) with the server's times (exact when they carry
+        microseconds), else within the client-side bounds lo_hi."""
+        if start[1] >= 6 and end[1] >= 6:
+            self.assertEqual(cost, money(prorate(rate_us, end[0] - start[0])))
+        else:
+            self.assertTrue(prorate(rate_us, lo_hi[0]) <= micros(cost) <=
+                            prorate(rate_us, lo_hi[1]), cost)
+
+    def test_spot_requeue(self):
+        agent = FakeAgent(self.server, self.model, gpus=4)
+        tid, a = make_tenant(self.server)
+        _, b = make_tenant(self.server)
+        wl = {"command": ["sleep", "600"], "env": {"RUN": "1"}}
+        r = a.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 4, "term": "spot",
+                                   "max_hourly": "3.00", "requeue": True, "workload": wl})
+        self.assertStatus(r, 201)
+        first = r.json["id"]
+        self.assertEqual((r.json["requeue"], r.json["requeued_from"], r.json["requeued_as"]),
+                         (True, None, None))
+        self.assertProblem(a.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1,
+                                                  "term": "on_demand", "requeue": True}),
+                           400, "requeue")
+        run_hb = agent.run(first)
+        started = parse_time(self.rental(a, first)["started_at"])
+        # on-demand demand that cannot be placed otherwise: the bid gets 2 s notice
+        r = b.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 4, "term": "on_demand"})
+        self.assertStatus(r, 202)
+        od = r.json["id"]
+        s = self.rental(a, first)
+        notice = s["preempt_at"]
+        preempt_at = parse_time(notice)
+        self.assertEqual(s["state"], "running")
+        reply, h0, h1 = agent.heartbeat()  # the agent hears of the notice (SIGTERM)
+        run = [x for x in reply["run"] if x["rental_id"] == first][0]
+        self.assertEqual(run["preempt_at"], s["preempt_at"])
+        hb = self.hb_us(agent)
+        self.assertLess(hb[0], preempt_at[0])
+        # preempt_at is in whole seconds: the notice ends within the second after it
+        time.sleep(max(0, (preempt_at[0] - int(time.time() * 1e6)) / 1e6) + 1.0)
+        for _ in range(40):
+            s = self.rental(a, first)
+            if s["state"] == "ended":
+                break
+            time.sleep(0.1)
+        # preempted at the notice's end, billed up to the last heartbeat before it
+        self.assertEqual((s["state"], s["end_reason"], s["ended_at"], s["preempt_at"]),
+                         ("ended", "preempted", notice, None))
+        self.assertEqual(s["billing"], False)
+        self.assertCost(s["cost"], 12000000, started, hb, (h0 - run_hb[1], h1 - run_hb[0]))
+        cost1 = micros(s["cost"])
+        nxt = s["requeued_as"]
+        self.assertIsNotNone(nxt)
+        n = self.rental(a, nxt)
+        self.assertEqual((n["state"], n["requeued_from"], n["requeue"], n["term"], n["gpu_count"],
+                          n["max_hourly"], n["hourly_price"], n["cost"], n["created_at"]),
+                         ("pending", first, True, "spot", 4, "3.00", "3.00", "0.00",
+                          s["ended_at"]))
+        self.assertEqual(self.rental(b, od)["state"], "starting")
+        # the on-demand rental leaves: the successor is placed with the first one's workload
+        self.assertStatus(b.post("/v1/rentals/%s/stop" % od, {}), 200)
+        self.assertEqual(self.rental(a, nxt)["state"], "starting")
+        run_hb2 = agent.run(nxt)
+        self.assertEqual(agent.assigned[nxt]["workload"]["command"], wl["command"])
+        self.assertEqual(agent.assigned[nxt]["workload"]["env"], wl["env"])
+        started2 = parse_time(self.rental(a, nxt)["started_at"])
+        time.sleep(0.3)
+        _, h0, h1 = agent.heartbeat()
+        hb2 = self.hb_us(agent)
+        time.sleep(0.2)
+        s2 = a.post("/v1/rentals/%s/stop" % nxt, {})
+        self.assertStatus(s2, 200)
+        self.assertEqual(s2.json["end_reason"], "stopped")
+        self.assertCost(s2.json["cost"], 12000000, started2, hb2,
+                        (h0 - run_hb2[1], h1 - run_hb2[0]))
+        self.assertEqual(self.balance(tid), 1000 * 10**6 - cost1 - micros(s2.json["cost"]))
+        # both parts are lines of the tenant's usage
+        u = a.get("/v1/usage").json
+        got = {x["rental_id"]: x["amount"] for x in u["data"] if x["kind"] == "charge"}
+        self.assertEqual(got, {first: money(cost1), nxt: s2.json["cost"]})
+        # a restart replays the command log (the successor is made again by the preemption
+        # timer): the same rentals, links, bills and statements, byte for byte
+        self.assertStatus(self.admin.post("/v1/tenants/%s/adjustments" % tid,
+                                          {"amount": "1.00", "reason": "sorry",
+                                           "rental_id": first}), 201)
+        month = time.strftime("%Y-%m", time.gmtime())
+        reads = ["/v1/rentals/" + first, "/v1/rentals/" + nxt, "/v1/invoices/" + month,
+                 "/v1/invoices/%s?format=csv" % month, "/v1/balance"]
+        before = [a.get(p).raw for p in reads]
+        self.server.restart()
+        self.assertEqual([a.get(p).raw for p in reads], before)
+
+    def test_grace_after_the_wallet_runs_dry(self):
+        """A charge takes the wallet below zero (into its credit): its on-demand rentals run
+        on for the grace period, then end insufficient_balance; nothing passes the credit
+        limit. At 3600.00/h a GPU costs one micro-unit a microsecond."""
+        model = unique("GPU")
+        set_price(self.server, model, "3600.00")
+        agent = FakeAgent(self.server, model, gpus=2)
+        tid, t = make_tenant(self.server, credit="0.50", credit_limit="3600.00")
+        r = t.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        agent.run(rid)
+        a = self.admin.post("/v1/tenants/%s/adjustments" % tid, {"amount": "-1.00",
+                                                                 "reason": "setup fee"})
+        self.assertStatus(a, 201)
+        self.assertEqual(a.json["balance"], "-0.50")
+        dry_at = parse_time(a.json["at"])[0]
+        self.assertEqual(self.rental(t, rid)["state"], "running")  # not yet: the grace
+        for _ in range(6):  # heartbeats confirm the run through the grace
+            time.sleep(0.5)
+            agent.heartbeat()
+        s = self.rental(t, rid)
+        self.assertEqual((s["state"], s["end_reason"]), ("ended", "insufficient_balance"))
+        ended = parse_time(s["ended_at"])[0]
+        self.assertTrue(dry_at + 10**6 <= ended <= dry_at + 3 * 10**6, s)  # whole seconds
+        cost = micros(s["cost"])
+        self.assertEqual(cost // 10**6, s["billed_seconds"])  # one micro-unit a microsecond
+        self.assertEqual(self.balance(tid), 500000 - 1000000 - cost)
+        self.assertGreaterEqual(self.balance(tid), -3600 * 10**6)
+
+    def test_package_stop_fee(self):
+        agent = FakeAgent(self.server, self.model, gpus=8)
+        tid, t = make_tenant(self.server, credit="1000.00")
+        r = t.post("/v1/rentals", {"gpu_model": self.model, "gpu_count": 1, "term": "day"})
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        price = micros(PACKAGES["day"])
+        run_hb = agent.run(rid)
+        started = parse_time(self.rental(t, rid)["started_at"])
+        time.sleep(0.5)
+        _, h0, h1 = agent.heartbeat()
+        hb = self.hb_us(agent)
+        s = t.post("/v1/rentals/%s/stop" % rid, {})
+        self.assertStatus(s, 200)
+        cost = micros(s.json["cost"])
+
+        def charged(billed):
+            earned = price * billed // DAY_US
+            return earned + (price - earned) * 1000 // 10000
+
+        if started[1] >= 6 and hb[1] >= 6:
+            self.assertEqual(cost, charged(hb[0] - started[0]))
+        else:
+            self.assertTrue(charged(h0 - run_hb[1]) <= cost <= charged(h1 - run_hb[0]), cost)
+        # about 15.00 of the unused 150.00 is kept; the rest comes back
+        self.assertTrue(15000000 <= cost < 15100000, cost)
+        self.assertEqual(self.balance(tid), 1000 * 10**6 - cost)
 
 
 if __name__ == "__main__":

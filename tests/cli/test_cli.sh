@@ -127,6 +127,18 @@ prices per GPU: hourly (on-demand, spot floor); day, week and month packages for
 expect 0 "" T offers
 expect_out "$offers_table"
 
+# quotes: `gpurent quote` and `gpurent rentals quote` are one command; the exact total
+expect 0 "" T quote --model A100-80G --count 2 --duration 90m
+contains "$tmp/out" "45.30"
+cp "$tmp/out" "$tmp/quote1"
+expect 0 "" T rentals quote --model A100-80G --count 2 --duration 90m
+expect_out "$(cat "$tmp/quote1")"
+expect 0 "" T quote --model A100-80G --count 1 --term week --json
+python3 -c "
+import json
+q = json.load(open('$tmp/out'))
+assert q['term'] == 'week' and q['duration_seconds'] == 604800, q
+" || fail "quote --json: $(cat "$tmp/out")"
 expect 0 "" T balance
 expect_out "balance:      1000.00
 credit limit: 0.00
@@ -241,9 +253,9 @@ assert lines[0]['gpu_count'] == 2 and lines[0]['term'] == 'on_demand', u
 expect 0 "" T usage
 contains "$tmp/out" "$id  charge"
 expect 0 "" T usage --csv
-[[ "$(head -n 1 "$tmp/out")" == $'rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount\r' ]] ||
+[[ "$(head -n 1 "$tmp/out")" == $'rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount,corrects,reason\r' ]] ||
     fail "usage --csv: $(head -n 2 "$tmp/out")"
-grep -q "^$id,charge,A100-80G,2,on_demand,[0-9]*,$cost,0.00,$cost"$'\r'"\$" "$tmp/out" ||
+grep -q "^$id,charge,A100-80G,2,on_demand,[0-9]*,$cost,0.00,$cost,,"$'\r'"\$" "$tmp/out" ||
     fail "usage --csv: no line for $id: $(cat "$tmp/out")"
 month=$(date -u +%Y-%m)
 expect 0 "" T invoice "$month" --json
@@ -335,6 +347,25 @@ run T balance --json
 before=$(python3 -c "import json; print(json.load(open('$tmp/out'))['balance'])")
 expect 0 "" A credits add "$demo_id" 10 --reference "cli test"
 expect_out "credited 10.00 to $demo_id: balance $(money "D('$before') + 10")"
+# an adjustment: a credit for last month, then a charge; both are lines of this month's invoice
+prev=$(python3 -c "import time; t = time.gmtime(); print('%04d-%02d' % ((t.tm_year, t.tm_mon - 1) if t.tm_mon > 1 else (t.tm_year - 1, 12)))")
+expect 0 "" A credits adjust "$demo_id" 2.50 --corrects "$prev" --reason "outage credit" \
+    --idempotency-key "cli-adj-1"
+expect_out "credited 2.50 to $demo_id for $prev: balance $(money "D('$before') + D('12.50')")"
+expect 0 "" A credits adjust "$demo_id" 2.50 --corrects "$prev" --reason "outage credit" \
+    --idempotency-key "cli-adj-1"
+expect_out "credited 2.50 to $demo_id for $prev: balance $(money "D('$before') + D('12.50')")"
+expect 0 "" A credits adjust "$demo_id" 0.75 --charge --reason "setup fee"
+expect_out "charged 0.75 to $demo_id: balance $(money "D('$before') + D('11.75')")"
+expect_first 2 "gpurent: credits adjust: --reason is required (it is shown on the statement)" \
+    A credits adjust "$demo_id" 1
+expect_first 1 "gpurent: 400 bad request: corrects: must be a calendar month like \"2026-11\"" \
+    A credits adjust "$demo_id" 1 --reason x --corrects 2026-13
+expect 0 "" T invoice "$month"
+contains "$tmp/out" "for $prev: outage credit"
+contains "$tmp/out" "setup fee"
+expect 0 "" T invoice "$month" --csv
+contains "$tmp/out" ",adjustment,,,,0,-2.50,0.00,-2.50,$prev,outage credit"
 expect 0 "" A tenants create acme -q
 [[ $(cut -d' ' -f1 "$tmp/out") =~ ^tnt_ && $(cut -d' ' -f2 "$tmp/out") =~ ^gpr_ ]] ||
     fail "tenants create -q: $(cat "$tmp/out")"

@@ -39,7 +39,7 @@ static struct rental_report reports[4] = {
     {.rental = 4, .epoch = 2, .state = REPORT_FAILED, .exit_code = 2147483647},
 };
 
-static struct command all_commands[12];
+static struct command all_commands[13];
 
 static void build_commands(void)
 {
@@ -104,9 +104,16 @@ static void build_commands(void)
                                                        .max_cost = 99990000,
                                                        .max_duration = 7200000000,
                                                        .has_workload = true,
-                                                       .restart = RESTART_ON_FAILURE};
+                                                       .restart = RESTART_ON_FAILURE,
+                                                       .requeue = true};
     c[11].type = CMD_RENTAL_STOP;
     c[11].u.rental_stop = (struct cmd_rental_stop){.tenant = 3, .rental = 77, .admin = true};
+    c[12].type = CMD_ADJUST;
+    c[12].u.adjust = (struct cmd_adjust){.tenant = 3,
+                                         .amount = -1250001,
+                                         .rental = 9000000000,
+                                         .corrects = 24322,
+                                         .reason = "double charge, ticket #7"};
 }
 
 /* ---- Field-by-field comparison ------------------------------------------------------------ */
@@ -216,8 +223,16 @@ static void assert_same(const struct command *a, const struct command *b)
         assert_int_equal(x->max_duration, y->max_duration);
         assert_int_equal(x->has_workload, y->has_workload);
         assert_int_equal(x->restart, y->restart);
+        assert_int_equal(x->requeue, y->requeue);
         break;
     }
+    case CMD_ADJUST:
+        assert_int_equal(a->u.adjust.tenant, b->u.adjust.tenant);
+        assert_int_equal(a->u.adjust.amount, b->u.adjust.amount);
+        assert_int_equal(a->u.adjust.rental, b->u.adjust.rental);
+        assert_int_equal(a->u.adjust.corrects, b->u.adjust.corrects);
+        assert_str(a->u.adjust.reason, b->u.adjust.reason);
+        break;
     case CMD_RENTAL_STOP:
         assert_int_equal(a->u.rental_stop.tenant, b->u.rental_stop.tenant);
         assert_int_equal(a->u.rental_stop.rental, b->u.rental_stop.rental);
@@ -232,7 +247,7 @@ static void assert_same(const struct command *a, const struct command *b)
 
 static void test_round_trip_every_type(void **state)
 {
-    bool seen[CMD_RENTAL_STOP + 1] = {false};
+    bool seen[CMD_ADJUST + 1] = {false};
     char err[ERR_CAP];
     (void)state;
 
@@ -256,7 +271,7 @@ static void test_round_trip_every_type(void **state)
         cmdjson_release(&d);
         free(text);
     }
-    for (int t = 0; t <= CMD_RENTAL_STOP; t++)
+    for (int t = 0; t <= CMD_ADJUST; t++)
         assert_true(seen[t]);
 }
 
@@ -271,7 +286,13 @@ static void test_exact_text(void **state)
                               "\"gpu_count\":2,\"term\":\"spot\",\"max_hourly\":\"4.00\","
                               "\"coupon\":\"WELCOME\",\"queue\":true,\"auto_renew\":true,"
                               "\"max_cost\":\"99.99\",\"max_duration\":7200000000,"
-                              "\"has_workload\":true,\"restart\":\"on_failure\"}");
+                              "\"has_workload\":true,\"restart\":\"on_failure\","
+                              "\"requeue\":true}");
+    free(text);
+    text = cmdjson_encode(&all_commands[12]);
+    assert_string_equal(text, "{\"type\":\"adjust\",\"tenant\":3,\"amount\":\"-1.250001\","
+                              "\"rental\":9000000000,\"corrects\":24322,"
+                              "\"reason\":\"double charge, ticket #7\"}");
     free(text);
     text = cmdjson_encode(&all_commands[3]);
     assert_string_equal(text, "{\"type\":\"price_set\",\"gpu_model\":\"A100-80G\","

@@ -6,24 +6,32 @@
  * clock and drives it with thousands of random steps: hosts joining, failing (they stop
  * heartbeating) and coming back before or after lost_after, control-plane outages (a mass
  * silence), drains, price changes, coupons and promotions, credit limits and budgets, top-ups
- * (some repeating a transfer id), rentals of every term, agent reports (ready, exited, failed,
- * stale epochs), stops by the owner, by another tenant and by the operator, time jumps and
- * invalid commands. After every step the engine's own engine_check() must pass and so must
- * the independent checks below, recomputed from the drained events and the read API only:
+ * (some repeating a transfer id), operator adjustments (credits and charges, naming last
+ * month or not), rentals of every term (spot ones asking to be requeued when preempted),
+ * agent reports (ready, exited, failed, stale epochs), stops by the owner, by another tenant,
+ * by the operator and by the idle rule, time jumps and invalid commands. After every step the
+ * engine's own engine_check() must pass and so must the independent checks below, recomputed from
+ * the drained events and the read API only:
  *
  *   ledger     every account's balance equals the sum of the EV_TRANSFER events that touched
  *              it, balances sum to zero, transfer seqs are 1, 2, ..., each kind moves money
- *              between its fixed pair of account types
+ *              between its fixed pair of account types; transfers are dated in posting order
+ *              (a closed month never gets another), and one that corrects a month names a
+ *              month already closed when it was posted
  *   wallets    no tenant wallet below minus its credit limit; spending stops at the monthly
  *              budget
  *   gpus       the GPUs of live rentals and the GPUs that say they are held match one to one:
  *              no GPU is in two live rentals, pending and ended rentals hold none; offers
  *              count the free GPUs of ready hosts
  *   billing    on_demand/spot: cost == prorate(count x hourly_price, billed_us) - amount_off_used
- *              and cost + discount == prorate(count x list_hourly, billed_us); a package that
+ *              and cost + discount == prorate(count x list_hourly, billed_us); an adjustment
+ *              moves its wallet by exactly its amount, never past the credit limit; a package that
  *              ends in its first term keeps what its billed time earned; every rental's cost
  *              and discount equal the money its transfers moved; max_cost and max_duration
  *              hold; a quote's hourly price is the rental's
+ *   requeue    a rental the engine creates continues a spot rental preempted at that instant,
+ *              which names it, with the same tenant, spec, locked price and bid, and what is
+ *              left of its max_cost and max_duration
  *   history    no rental lost; an ended rental stays ended with the same reason and cost;
  *              billed_us never decreases; nothing bills unless running on a live host
  *   events     rental state transitions are legal and agree with the read API; nothing is
@@ -54,6 +62,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/timeutil.h"
 #include "engine/economics.h"
 #include "engine/engine.h"
 #include "engine/ledger.h"
@@ -225,6 +234,7 @@ struct world {
     int64_t *balances; /* recomputed from EV_TRANSFER */
     uint32_t balance_cap;
     uint64_t transfers_seen;
+    int64_t last_transfer_at;
     int64_t last_event_at;
     bool mass_silence;
     uint64_t notices; /* EV_PREEMPT_NOTICE events seen */
@@ -239,6 +249,7 @@ struct world {
     struct totals {
         uint64_t seeds, steps, events, transfers, rentals, failed_cmds, restarts, notices;
         uint64_t stale_reports, replays, mass_silences, renewals, from_queue;
+        uint64_t requeues, adjustments, late_usage;
         uint64_t ended_by[END_REASON_COUNT];
         double hours;
     } t;
@@ -447,6 +458,20 @@ static void check_transfer(struct world *w, const struct event *ev)
           t->from, t->to, naccts);
     CHECK(w, t->at <= w->now, "transfer %llu dated %lld, after now", (unsigned long long)t->seq,
           (long long)t->at);
+    /* dated when posted, in posting order: once a month is over nothing more is dated in it,
+       so its invoice never changes */
+    CHECK(w, t->at >= w->last_transfer_at, "transfer %llu dated %lld, before the one before it",
+          (unsigned long long)t->seq, (long long)t->at);
+    w->last_transfer_at = t->at;
+    /* a correction names a month that was closed when it was posted */
+    CHECK(w,
+          t->corrects == 0 || (t->corrects < time_month_index(t->at) &&
+                               (t->kind == XFER_CHARGE || t->kind == XFER_DISCOUNT ||
+                                t->kind == XFER_DISCOUNT_REVERSAL || t->kind == XFER_ADJUSTMENT)),
+          "transfer %llu (kind %d) at %lld corrects month %lld", (unsigned long long)t->seq,
+          (int)t->kind, (long long)t->at, (long long)t->corrects);
+    if (t->corrects != 0 && t->kind != XFER_ADJUSTMENT)
+        w->t.late_usage++;
     switch (t->kind) {
     case XFER_TOPUP:
         ok = t->from == ACCT_EXTERNAL && is_wallet(t->to);
@@ -470,8 +495,9 @@ static void check_transfer(struct world *w, const struct event *ev)
         /* a package's unused discount; or a settlement's discount that went down by rounding */
         ok = (t->from == ACCT_DEFERRED || t->from == ACCT_REVENUE) && t->to == ACCT_DISCOUNTS;
         break;
-    case XFER_ADJUSTMENT:
-        ok = t->from == ACCT_REFUNDS && is_wallet(t->to);
+    case XFER_ADJUSTMENT: /* a credit, or a charge */
+        ok = (t->from == ACCT_REFUNDS && is_wallet(t->to)) ||
+             (is_wallet(t->from) && t->to == ACCT_REFUNDS);
         break;
     default:
         ok = false;
@@ -496,6 +522,11 @@ static void check_transfer(struct world *w, const struct event *ev)
                   "tenant %u whose wallet is %u",
                   (unsigned long long)t->seq, t->from, (unsigned long long)t->rental, r->tenant,
                   wallet);
+        if (t->kind == XFER_ADJUSTMENT)
+            CHECK(w, t->to == wallet || t->from == wallet,
+                  "adjustment %llu for rental %llu of tenant %u moves %u -> %u, not its wallet %u",
+                  (unsigned long long)t->seq, (unsigned long long)t->rental, r->tenant, t->from,
+                  t->to, wallet);
         if (t->kind == XFER_REFUND)
             CHECK(w, t->to == wallet,
                   "transfer %llu refunds account %u for rental %llu of "
@@ -538,14 +569,40 @@ static void check_rental_event(struct world *w, const struct event *ev)
         CHECK(w, !r->known || r->tenant == er->tenant, "EV_RENTAL_CREATED for rental %llu twice",
               (unsigned long long)ev->id);
         if (!r->known) {
-            /* created by the engine itself, not by a command */
+            /* created by the engine itself, not by a command: a requeued spot rental, which
+               continues a preempted one with what is left of its limits */
+            struct rental_view nv, pv;
+            struct trk_rental *p;
+
+            CHECK(w, engine_rental(w->e, ev->id, &nv) == 0 && nv.requeued_from != 0,
+                  "rental %llu created by the engine is not a requeue", (unsigned long long)ev->id);
+            CHECK(w, engine_rental(w->e, nv.requeued_from, &pv) == 0 && pv.requeued_as == ev->id,
+                  "requeued rental %llu: its predecessor %llu does not name it",
+                  (unsigned long long)ev->id, (unsigned long long)nv.requeued_from);
+            r = trk(w, ev->id); /* trk may have moved the array */
+            p = trk(w, nv.requeued_from);
+            CHECK(w,
+                  p->known && p->term == TERM_SPOT && pv.state == RENTAL_ENDED &&
+                      pv.end_reason == END_PREEMPTED && pv.ended_at == ev->at,
+                  "requeued rental %llu continues %llu which is %s (%s) ended at %lld",
+                  (unsigned long long)ev->id, (unsigned long long)nv.requeued_from,
+                  state_str(pv.state), end_reason_name(pv.end_reason), (long long)pv.ended_at);
             r->known = true;
             r->tenant = er->tenant;
             r->state = RENTAL_PENDING;
-            r->term = TERM_ON_DEMAND;
+            r->term = TERM_SPOT;
+            r->has_workload = p->has_workload;
+            r->restart = p->restart;
+            r->max_cost = p->max_cost > 0 ? p->max_cost - pv.cost : 0;
+            r->max_duration =
+                p->max_duration > 0 ? p->max_duration - (pv.ended_at - pv.started_at) : 0;
+            r->ready_at = w->scenario != NULL ? INT64_MAX : 0;
             r->pkg_net0 = -1;
+            CHECK(w, er->tenant == p->tenant, "requeued rental %llu changed tenant",
+                  (unsigned long long)ev->id);
             live_add(w, ev->id);
             w->t.rentals++;
+            w->t.requeues++;
         }
         return;
     }
@@ -861,6 +918,21 @@ static void check_rental_view(struct world *w, uint64_t id, const struct rental_
           (unsigned long long)id, (unsigned long long)rv->id, rv->tenant, r->tenant);
     CHECK(w, rv->state == r->state, "rental %llu: the view says %s, the events %s",
           (unsigned long long)id, state_str(rv->state), state_str(r->state));
+    CHECK(w, !rv->requeue || rv->term == TERM_SPOT, "rental %llu (%s) asks to be requeued",
+          (unsigned long long)id, term_name(rv->term));
+    if (rv->requeued_as != 0) {
+        struct rental_view nv;
+
+        CHECK(w,
+              rv->requeue && rv->state == RENTAL_ENDED && rv->end_reason == END_PREEMPTED &&
+                  engine_rental(w->e, rv->requeued_as, &nv) == 0 && nv.requeued_from == id &&
+                  nv.tenant == rv->tenant && nv.gpu_count == rv->gpu_count &&
+                  nv.hourly_price == rv->hourly_price && nv.list_hourly == rv->list_hourly &&
+                  nv.max_hourly == rv->max_hourly && nv.origin == rv->origin &&
+                  strcmp(nv.gpu_model, rv->gpu_model) == 0 && nv.created_at == rv->ended_at,
+              "rental %llu: requeued as %llu, which does not continue it", (unsigned long long)id,
+              (unsigned long long)rv->requeued_as);
+    }
     if (r->ends_at != 0 && rv->ends_at != r->ends_at && TERM_IS_PACKAGE(rv->term)) {
         r->renewed = true;
         w->t.renewals++;
@@ -1394,6 +1466,56 @@ static void do_credit(struct world *w)
     }
 }
 
+/* An operator's adjustment: a credit or a charge, maybe about one of the tenant's rentals,
+ * maybe naming last month; it moves the wallet by exactly its amount or fails for a reason. */
+static void do_adjust(struct world *w)
+{
+    struct command cmd = {.type = CMD_ADJUST};
+    struct cmd_adjust *a = &cmd.u.adjust;
+    struct tenant_view before, after;
+    struct rental_view rv;
+    struct result res;
+    int64_t open = time_month_index(w->now), avail;
+    int rc;
+
+    a->tenant = pick_tenant(w);
+    a->amount = rng_range(&w->rng, 1, 50 * CNY) * (rng_pct(&w->rng, 50) ? 1 : -1);
+    a->reason = rng_pct(&w->rng, 50) ? "goodwill" : "billing error, ticket 42";
+    if (rng_pct(&w->rng, 50) && engine_rental_count(w->e) > 0) {
+        uint64_t id = 1 + rng_below(&w->rng, (uint32_t)engine_rental_count(w->e));
+        if (engine_rental(w->e, id, &rv) == 0 && rv.tenant == a->tenant)
+            a->rental = id;
+    }
+    if (rng_pct(&w->rng, 40))
+        a->corrects = open - 1;
+    (void)drain(w);
+    CHECK(w, engine_tenant(w->e, a->tenant, &before) == 0, "tenant %u cannot be read", a->tenant);
+    rc = apply(w, &cmd, &res);
+    wlog(w, "adjust tenant %u %lld rental %llu corrects %lld -> %s %s", a->tenant,
+         (long long)a->amount, (unsigned long long)a->rental, (long long)a->corrects, err_name(rc),
+         rc ? res.detail : "");
+    avail = before.balance + before.credit_limit;
+    if (rc != 0) {
+        bool poor = a->amount < 0 && -a->amount > avail;
+        bool late = a->rental != 0 && a->corrects != 0 &&
+                    engine_rental(w->e, a->rental, &rv) == 0 &&
+                    rv.created_at >= time_month_start(a->corrects + 1);
+        CHECK(w, (rc == ERR_FUNDS && poor) || (rc == ERR_INVALID && late),
+              "adjustment refused: %s (%s)", err_name(rc), res.detail);
+        return;
+    }
+    CHECK(w, a->amount > 0 || -a->amount <= avail, "adjustment charged %lld of %lld available",
+          (long long)-a->amount, (long long)avail);
+    (void)drain(w);
+    CHECK(w,
+          engine_tenant(w->e, a->tenant, &after) == 0 &&
+              after.balance == before.balance + a->amount && res.amount == after.balance,
+          "adjustment of %lld moved the wallet from %lld to %lld (result %lld)",
+          (long long)a->amount, (long long)before.balance, (long long)after.balance,
+          (long long)res.amount);
+    w->t.adjustments++;
+}
+
 static void random_prices(struct world *w, struct cmd_price_set *ps)
 {
     int64_t od = rng_range(&w->rng, 1 * CNY, 30 * CNY);
@@ -1725,6 +1847,7 @@ static void do_rental_create(struct world *w)
     rc_->max_duration = rng_pct(&w->rng, 20) ? rng_range(&w->rng, 60, 3 * 3600) * SEC : 0;
     rc_->has_workload = !keep && rng_pct(&w->rng, 50);
     rc_->restart = rc_->has_workload ? (enum restart_policy)rng_below(&w->rng, 3) : RESTART_NEVER;
+    rc_->requeue = rc_->term == TERM_SPOT && rng_pct(&w->rng, 50);
 
     notices_before = w->notices;
     free_before(w, model, free);
@@ -1733,11 +1856,11 @@ static void do_rental_create(struct world *w)
     rc = apply(w, &cmd, &res);
     wlog(w,
          "rental create tenant %u %u x %s %s bid %lld coupon %s queue %d renew %d "
-         "max_cost %lld max_dur %llds workload %d restart %d -> %s %s id %llu %s",
+         "max_cost %lld max_dur %llds workload %d restart %d requeue %d -> %s %s id %llu %s",
          rc_->tenant, rc_->gpu_count, rc_->gpu_model, term_name(rc_->term),
          (long long)rc_->max_hourly, rc_->coupon ? rc_->coupon : "-", rc_->queue, rc_->auto_renew,
          (long long)rc_->max_cost, (long long)(rc_->max_duration / SEC), rc_->has_workload,
-         (int)rc_->restart, err_name(rc), rc == 0 ? state_str(res.state) : "",
+         (int)rc_->restart, rc_->requeue, err_name(rc), rc == 0 ? state_str(res.state) : "",
          (unsigned long long)res.id, rc ? res.detail : "");
     if (rc != 0) {
         CHECK(w,
@@ -1903,7 +2026,7 @@ static void do_agent_report(struct world *w)
     }
 }
 
-static void expect_stop(struct world *w, uint64_t id, uint32_t tenant, bool admin)
+static void expect_stop(struct world *w, uint64_t id, uint32_t tenant, bool admin, bool idle)
 {
     struct command cmd = {.type = CMD_RENTAL_STOP};
     struct rental_view before, after;
@@ -1915,10 +2038,14 @@ static void expect_stop(struct world *w, uint64_t id, uint32_t tenant, bool admi
     cmd.u.rental_stop.tenant = tenant;
     cmd.u.rental_stop.rental = id;
     cmd.u.rental_stop.admin = admin;
+    cmd.u.rental_stop.idle = idle; /* the server's idle_stop rule fired */
     rc = apply(w, &cmd, &res);
     wlog(w, "stop rental %llu (%s, owner %u) by %s%u -> %s %s", (unsigned long long)id,
-         state_str(before.state), before.tenant, admin ? "admin " : "tenant ", tenant, err_name(rc),
-         rc ? res.detail : "");
+         state_str(before.state), before.tenant,
+         idle    ? "idle rule "
+         : admin ? "admin "
+                 : "tenant ",
+         tenant, err_name(rc), rc ? res.detail : "");
     (void)drain(w);
     CHECK(w, engine_rental(w->e, id, &after) == 0, "rental %llu vanished", (unsigned long long)id);
     if (before.state == RENTAL_ENDED) {
@@ -1932,7 +2059,9 @@ static void expect_stop(struct world *w, uint64_t id, uint32_t tenant, bool admi
           (unsigned long long)id, err_name(rc), res.detail);
     CHECK(w,
           after.state == RENTAL_ENDED &&
-              (after.end_reason == (admin ? END_ADMIN : END_STOPPED) ||
+              (after.end_reason == (idle    ? END_IDLE
+                                    : admin ? END_ADMIN
+                                            : END_STOPPED) ||
                /* the settlement at the stop found a money limit reached earlier */
                after.end_reason == END_INSUFFICIENT_BALANCE || after.end_reason == END_BUDGET) &&
               !after.billing,
@@ -1948,9 +2077,10 @@ static void do_stop(struct world *w, int who)
     if (id == 0 || engine_rental(w->e, id, &rv) < 0)
         return;
     if (who == 0) {
-        expect_stop(w, id, rv.tenant, false);
+        expect_stop(w, id, rv.tenant, false, false);
     } else if (who == 1) {
-        expect_stop(w, id, 0, rng_pct(&w->rng, 70));
+        bool admin = rng_pct(&w->rng, 70);
+        expect_stop(w, id, 0, admin, !admin && rng_pct(&w->rng, 50));
     } else {
         /* another tenant: not found, and nothing changes */
         struct command cmd = {.type = CMD_RENTAL_STOP};
@@ -2212,14 +2342,15 @@ static void print_totals(const struct totals *t)
             "%llu seeds, %llu steps, %.0f h simulated: %llu rentals, %llu events, %llu transfers, "
             "%llu refused commands, %llu placed from the queue, %llu restarts, %llu preempt "
             "notices, %llu package renewals, %llu stale reports, %llu top-up replays, %llu mass "
-            "silences\n  ended:",
+            "silences, %llu spot requeues, %llu adjustments, %llu late-usage transfers\n  ended:",
             (unsigned long long)t->seeds, (unsigned long long)t->steps, t->hours,
             (unsigned long long)t->rentals, (unsigned long long)t->events,
             (unsigned long long)t->transfers, (unsigned long long)t->failed_cmds,
             (unsigned long long)t->from_queue, (unsigned long long)t->restarts,
             (unsigned long long)t->notices, (unsigned long long)t->renewals,
             (unsigned long long)t->stale_reports, (unsigned long long)t->replays,
-            (unsigned long long)t->mass_silences);
+            (unsigned long long)t->mass_silences, (unsigned long long)t->requeues,
+            (unsigned long long)t->adjustments, (unsigned long long)t->late_usage);
     for (int r = 1; r < END_REASON_COUNT; r++)
         fprintf(stderr, " %s %llu", end_reason_name((enum end_reason)r),
                 (unsigned long long)t->ended_by[r]);
@@ -2316,8 +2447,10 @@ static uint64_t run_seed(uint64_t seed, uint32_t steps, bool verbose)
             do_tenant_create(w);
         else if (roll < 42)
             do_tenant_update(w);
-        else if (roll < 48)
+        else if (roll < 47)
             do_credit(w);
+        else if (roll < 48)
+            do_adjust(w);
         else if (roll < 64)
             busy ? do_stop(w, 0) : do_rental_create(w);
         else if (roll < 76)
@@ -2364,6 +2497,9 @@ static uint64_t run_seed(uint64_t seed, uint32_t steps, bool verbose)
     totals.mass_silences += w->t.mass_silences;
     totals.renewals += w->t.renewals;
     totals.from_queue += w->t.from_queue;
+    totals.requeues += w->t.requeues;
+    totals.adjustments += w->t.adjustments;
+    totals.late_usage += w->t.late_usage;
     totals.hours += w->t.hours;
     for (int r = 0; r < END_REASON_COUNT; r++)
         totals.ended_by[r] += w->t.ended_by[r];

@@ -922,6 +922,7 @@ static void run_scenario(struct driver *d, struct scenario_ids *x)
     d->exit_code[x->r_restart] = 1;
     r = req(x->acme, A100, 4, TERM_SPOT);
     r.max_hourly = M("3.00");
+    r.requeue = true; /* preempted below: its successor waits, then runs */
     x->r_spot = drv_rent(d, &r);
     r = req(x->gamma, H100, 1, TERM_DAY);
     r.auto_renew = true;
@@ -969,6 +970,15 @@ static void run_scenario(struct driver *d, struct scenario_ids *x)
     c.u.tenant_update = (struct cmd_tenant_update){
         .tenant = x->gamma, .set_monthly_budget = true, .monthly_budget = M("5000.00")};
     drv_cmd(d, &c, 0);
+    memset(&c, 0, sizeof(c));
+    c.type = CMD_ADJUST; /* an operator's credit about a rental, and a charge about none */
+    c.u.adjust = (struct cmd_adjust){
+        .tenant = x->beta, .amount = M("3.25"), .rental = x->r_dry, .reason = "goodwill"};
+    /* the server keeps the reason beside the transfer (its handler's after hook) */
+    assert_int_equal(store_put_adjustment(d->s, drv_cmd(d, &c, 0).id, "goodwill", err, sizeof(err)),
+                     0);
+    c.u.adjust = (struct cmd_adjust){.tenant = x->acme, .amount = -M("1.50"), .reason = "fee"};
+    assert_int_equal(store_put_adjustment(d->s, drv_cmd(d, &c, 0).id, "fee", err, sizeof(err)), 0);
     drv_run_until(d, T0 + 2 * HOUR);
     drv_drain(d, x->h4, false);
     /* 8 GPUs on one host are not there now: it waits in the queue */
@@ -1173,6 +1183,14 @@ static void assert_scenario_outcomes(const struct engine *e, const struct scenar
             fail_msg("rental %llu: %s/%s, want ended/%s", (unsigned long long)want[i].id,
                      rental_state_name(v.state), end_reason_name(v.end_reason),
                      end_reason_name(want[i].reason));
+    }
+    assert_int_equal(engine_rental(e, x->r_spot, &v), 0);
+    assert_true(v.requeued_as != 0);
+    {
+        uint64_t next = v.requeued_as;
+        assert_int_equal(engine_rental(e, next, &v), 0);
+        assert_int_equal(v.requeued_from, x->r_spot);
+        assert_true(v.started_at != 0); /* it ran once the GPUs came back */
     }
     assert_int_equal(engine_rental(e, x->r_restart, &v), 0);
     assert_int_equal(v.epoch, 2); /* restarted once */
@@ -1500,6 +1518,8 @@ struct usage_got {
     struct usage_line lines[USAGE_MAX];
     char rental_ids[USAGE_MAX][ID_STR_MAX]; /* the borrowed strings, copied */
     char kinds[USAGE_MAX][16];
+    char corrects[USAGE_MAX][16];
+    char reasons[USAGE_MAX][64];
     size_t n;
     struct usage_credit credits[USAGE_MAX];
     size_t ncredits;
@@ -1512,10 +1532,14 @@ static int got_line(void *ctx, const struct usage_line *l)
 
     assert_true(g->n < USAGE_MAX);
     g->lines[g->n] = *l;
-    snprintf(g->rental_ids[g->n], ID_STR_MAX, "%s", l->rental_id);
+    snprintf(g->rental_ids[g->n], ID_STR_MAX, "%s", l->rental_id ? l->rental_id : "");
     snprintf(g->kinds[g->n], sizeof(g->kinds[0]), "%s", l->kind);
+    snprintf(g->corrects[g->n], sizeof(g->corrects[0]), "%s", l->corrects ? l->corrects : "");
+    snprintf(g->reasons[g->n], sizeof(g->reasons[0]), "%s", l->reason ? l->reason : "");
     g->lines[g->n].rental_id = g->rental_ids[g->n];
     g->lines[g->n].kind = g->kinds[g->n];
+    g->lines[g->n].corrects = g->corrects[g->n];
+    g->lines[g->n].reason = g->reasons[g->n];
     g->lines[g->n].gpu_model = g->lines[g->n].term = NULL; /* borrowed: gone after the call */
     g->n++;
     g->total += l->amount;
@@ -1669,11 +1693,124 @@ static void test_usage_lines(void **state)
 }
 
 /*
+ * A closed month never changes. A GPU at 7.60/h runs from 23:30 on 31 October to 00:30 on
+ * 1 November; agents report every 5 minutes and billing stops at the last report, so by
+ * midnight October has been billed to 23:55 (25 min: 3.166666); the 5 minutes to midnight are
+ * confirmed by the report at 00:00 and billed in November as an adjustment naming October
+ * (3.80 - 3.166666 = 0.633334); November's own 30 minutes are a charge (3.80). An operator's
+ * credit for October (2.50) and a charge not about a rental (1.00), posted later, are
+ * November lines; October's statement reads exactly as before.
+ */
+static void test_closed_month_invoice(void **state)
+{
+    int64_t nov = INT64_C(1793491200) * SEC; /* 2026-11-01T00:00:00Z */
+    int64_t oct = INT64_C(1790812800) * SEC; /* 2026-10-01T00:00:00Z */
+    int64_t dec = INT64_C(1796083200) * SEC; /* 2026-12-01T00:00:00Z */
+    struct tmp t;
+    struct driver d;
+    struct store_reader *r = NULL;
+    struct usage_got before, after, g;
+    struct command c;
+    struct result res;
+    char err[ERR_CAP] = "";
+    uint64_t od;
+    uint32_t tenant, w;
+    (void)state;
+
+    tmp_make(&t);
+    memset(&d, 0, sizeof(d));
+    d.cfg = scenario_config();
+    assert_int_equal(engine_new(&d.e, &d.cfg), 0);
+    d.s = open_store(&t);
+    d.now = nov - 30 * MIN;
+    assert_int_equal(store_begin(d.s, err, sizeof(err)), 0);
+    drv_price(&d, A100, 81920, "7.60", NULL, NULL, NULL, NULL);
+    drv_host(&d, "a100-1", A100, 8);
+    tenant = drv_tenant(&d, "acme", NULL);
+    drv_credit(&d, tenant, "100.00", "wire", NULL);
+    od = drv_rent(&d,
+                  &(struct cmd_rental_create){.tenant = tenant, .gpu_model = A100, .gpu_count = 1});
+    drv_agents(&d); /* running from 23:30 */
+    drv_flush(&d);
+    drv_run_until(&d, nov + 30 * MIN);
+    drv_stop(&d, tenant, od, false);
+    drv_flush(&d);
+
+    w = wallet_of(d.e, tenant);
+    assert_int_equal(store_open_reader(&r, t.db, err, sizeof(err)), 0);
+    usage_read(r, w, oct, nov, &before);
+    assert_int_equal(before.n, 1);
+    assert_line(&before.lines[0], od, "charge", 1500, M("3.166666"), 0, M("3.166666"));
+    assert_int_equal(before.ncredits, 1);
+
+    /* later corrections: a credit for October about the rental, a charge about nothing */
+    d.now = nov + 2 * HOUR;
+    memset(&c, 0, sizeof(c));
+    c.type = CMD_ADJUST;
+    c.u.adjust = (struct cmd_adjust){.tenant = tenant,
+                                     .amount = M("2.50"),
+                                     .rental = od,
+                                     .corrects = 2026 * 12 + 9,
+                                     .reason = "outage credit"};
+    res = drv_cmd(&d, &c, 0);
+    assert_int_equal(store_put_adjustment(d.s, res.id, c.u.adjust.reason, err, sizeof(err)), 0);
+    c.u.adjust = (struct cmd_adjust){.tenant = tenant, .amount = -M("1.00"), .reason = "setup fee"};
+    res = drv_cmd(&d, &c, 0);
+    assert_int_equal(store_put_adjustment(d.s, res.id, c.u.adjust.reason, err, sizeof(err)), 0);
+    drv_flush(&d);
+    store_rollback(d.s);
+
+    /* October reads exactly as before */
+    usage_read(r, w, oct, nov, &after);
+    assert_int_equal(after.n, before.n);
+    assert_int_equal(after.ncredits, before.ncredits);
+    for (size_t i = 0; i < before.n; i++) {
+        const struct usage_line *x = &after.lines[i], *y = &before.lines[i];
+        assert_line(x, y->rental, y->kind, y->seconds, y->list_amount, y->discount, y->amount);
+        assert_string_equal(x->rental_id, y->rental_id);
+        assert_int_equal(x->gpu_count, y->gpu_count);
+        assert_string_equal(x->corrects, y->corrects);
+        assert_string_equal(x->reason, y->reason);
+    }
+    assert_int_equal(after.credits[0].seq, before.credits[0].seq);
+    assert_int_equal(after.credits[0].amount, before.credits[0].amount);
+    assert_int_equal(after.total, before.total);
+
+    /* November: the late usage, its own charge, the two adjustments */
+    usage_read(r, w, nov, dec, &g);
+    assert_int_equal(g.n, 4);
+    assert_line(&g.lines[0], od, "adjustment", 300, M("0.633334"), 0, M("0.633334"));
+    assert_string_equal(g.lines[0].corrects, "2026-10");
+    assert_string_equal(g.lines[0].reason, "");
+    assert_line(&g.lines[1], od, "charge", 1800, M("3.80"), 0, M("3.80"));
+    assert_string_equal(g.lines[1].corrects, "");
+    assert_line(&g.lines[2], od, "adjustment", 0, -M("2.50"), 0, -M("2.50"));
+    assert_string_equal(g.lines[2].corrects, "2026-10");
+    assert_string_equal(g.lines[2].reason, "outage credit");
+    assert_line(&g.lines[3], 0, "adjustment", 0, M("1.00"), 0, M("1.00"));
+    assert_string_equal(g.lines[3].rental_id, "");
+    assert_string_equal(g.lines[3].reason, "setup fee");
+    assert_string_equal(g.lines[3].corrects, "");
+    assert_int_equal(g.total, M("0.633334") + M("3.80") - M("2.50") + M("1.00"));
+    assert_int_equal(g.ncredits, 0);
+    /* the wallet moved by the credits less the lines, over both months */
+    assert_int_equal(engine_account_balance(d.e, w), before.credits_total - before.total - g.total);
+    assert_int_equal(engine_account_balance(d.e, w),
+                     M("100.00") - M("7.60") + M("2.50") - M("1.00"));
+
+    store_close_reader(r);
+    store_close(d.s);
+    free(d.events);
+    engine_free(d.e);
+    tmp_remove(&t);
+}
+
+/*
  * The scenario of the replay test (every term, coupons, promotions, renewals, refunds,
  * preemption, lost hosts): for every tenant, the lines over all time add up per rental to
- * what the rental cost and was discounted, the lines' amounts to the wallet's transfers about
- * rentals (read with SQL of our own), and the wallet's balance to credits less lines; and any
- * split of the period gives the same money.
+ * what the rental cost and was discounted (operator adjustments aside), the lines' amounts
+ * to the wallet's transfers other than top-ups (read with SQL of our own), and the wallet's
+ * balance to credits less lines; and any split of the period gives the same money.
  */
 static void test_usage_scenario(void **state)
 {
@@ -1683,7 +1820,7 @@ static void test_usage_scenario(void **state)
     struct store_reader *r = NULL;
     struct usage_got *all, *first, *second;
     char err[ERR_CAP] = "";
-    size_t charges = 0, packages = 0, refunds = 0;
+    size_t charges = 0, packages = 0, refunds = 0, adjustments = 0;
     sqlite3 *db;
     (void)state;
 
@@ -1709,17 +1846,22 @@ static void test_usage_scenario(void **state)
         paid = peek_i64(db,
                         "SELECT COALESCE(SUM(CASE WHEN from_account = ?1 THEN amount"
                         " ELSE -amount END), 0) FROM transfers"
-                        " WHERE (from_account = ?1 OR to_account = ?1) AND rental_num IS NOT NULL",
+                        " WHERE (from_account = ?1 OR to_account = ?1) AND kind <> 'topup'",
                         w);
         assert_int_equal(all->total, paid);
         assert_int_equal(engine_account_balance(d.e, w), all->credits_total - all->total);
         for (size_t i = 0; i < all->n; i++) {
             struct rental_view v;
             int64_t cost = 0, discount = 0;
+            if (all->lines[i].reason[0] != '\0') { /* an operator's adjustment */
+                adjustments++;
+                assert_string_equal(all->lines[i].kind, "adjustment");
+                continue;
+            }
             assert_int_equal(engine_rental(d.e, all->lines[i].rental, &v), 0);
             assert_int_equal(v.tenant, n);
             for (size_t k = 0; k < all->n; k++) {
-                if (all->lines[k].rental == v.id) {
+                if (all->lines[k].rental == v.id && all->lines[k].reason[0] == '\0') {
                     cost += all->lines[k].amount;
                     discount += all->lines[k].discount;
                 }
@@ -1739,8 +1881,17 @@ static void test_usage_scenario(void **state)
         assert_int_equal(split, all->total);
         assert_int_equal(first->credits_total + second->credits_total, all->credits_total);
     }
+    /* the requeue links, both ways, in the rentals table */
+    assert_int_equal(peek_i64(db,
+                              "SELECT COUNT(*) FROM rentals s JOIN rentals n"
+                              " ON n.requeued_from = s.id AND s.requeued_as = n.id"
+                              " WHERE s.num = ?1 AND s.requeue = 1 AND n.requeue = 1"
+                              " AND s.end_reason = 'preempted'",
+                              (int64_t)x.r_spot),
+                     1);
     /* every kind the scenario makes: on demand and spot, day/week/month packages, renewals */
     assert_true(charges >= 6 && packages >= 3 && refunds >= 2);
+    assert_int_equal(adjustments, 2);
     /* on-demand rentals that ran to their end: the charge lines' seconds are the time billed */
     {
         struct rental_view v;
@@ -1855,6 +2006,7 @@ int main(void)
         cmocka_unit_test(test_replay_equivalence),
         cmocka_unit_test(test_usage_lines),
         cmocka_unit_test(test_usage_scenario),
+        cmocka_unit_test(test_closed_month_invoice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

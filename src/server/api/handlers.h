@@ -26,6 +26,7 @@ void api_tenant_list(struct request *req, struct response *res);
 void api_tenant_get(struct request *req, struct response *res);
 void api_tenant_update(struct request *req, struct response *res);
 void api_tenant_credit(struct request *req, struct response *res);
+void api_tenant_adjust(struct request *req, struct response *res);
 void api_balance(struct request *req, struct response *res);
 void api_key_create(struct request *req, struct response *res);
 void api_key_list(struct request *req, struct response *res);

@@ -343,7 +343,8 @@ static json_t *run_entry(const struct engine *e, struct store *store, const stru
         }
     }
     if (v->has_workload) {
-        api_workload_name(name, sizeof(name), v->id);
+        api_workload_name(name, sizeof(name),
+                          v->origin); /* a requeued rental runs its first one's */
         if (store_meta_get(store, name, buf, API_WORKLOAD_MAX + 1, err, sizeof(err)) == 0)
             workload = json_loads(buf, 0, NULL);
     }
@@ -376,7 +377,8 @@ static void check_idle(struct heartbeat_ctx *ctx, struct store *store, const str
         char name[64], err[256];
         json_t *rec, *idle;
         rule->loaded = true;
-        api_workload_name(name, sizeof(name), v->id);
+        api_workload_name(name, sizeof(name),
+                          v->origin); /* a requeued rental runs its first one's */
         if (store_meta_get(store, name, buf, API_WORKLOAD_MAX + 1, err, sizeof(err)) == 0 &&
             (rec = json_loads(buf, 0, NULL)) != NULL) {
             idle = json_object_get(rec, "idle_stop");

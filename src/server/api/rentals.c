@@ -272,7 +272,7 @@ void api_rental_create(struct request *req, struct response *res)
     static const char *const allowed[] = {
         "tenant_id", "gpu_model", "gpu_count",  "term",     "max_hourly",
         "coupon",    "queue",     "auto_renew", "max_cost", "max_duration_seconds",
-        "idle_stop", "workload",  NULL};
+        "idle_stop", "workload",  "requeue",    NULL};
     struct command cmd = {.type = CMD_RENTAL_CREATE};
     struct cmd_rental_create *c = &cmd.u.rental_create;
     struct create_ctx ctx = {0};
@@ -299,6 +299,7 @@ void api_rental_create(struct request *req, struct response *res)
     api_get_string(&f, "coupon", false, COUPON_MAX_BYTES, &c->coupon);
     api_get_bool(&f, "queue", false, &c->queue);
     api_get_bool(&f, "auto_renew", false, &c->auto_renew);
+    api_get_bool(&f, "requeue", false, &c->requeue);
     api_get_money(&f, "max_cost", false, 1, &c->max_cost);
     if (api_get_int(&f, "max_duration_seconds", false, 1, DURATION_MAX_SECONDS, &duration))
         c->max_duration = duration * USEC_PER_SEC;

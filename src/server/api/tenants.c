@@ -339,6 +339,86 @@ out:
     json_decref(body);
 }
 
+/* ---- POST /v1/tenants/{id}/adjustments ------------------------------------------------- */
+
+static int adjusted(struct core_job *job, struct engine *e, struct store *store, int64_t now)
+{
+    struct tenant_ctx *ctx = job->ctx;
+    const struct cmd_adjust *c = &job->cmd->u.adjust;
+    char err[256], month[16];
+    json_t *j;
+
+    (void)e;
+    if (job->result.code != 0)
+        return 0;
+    if (store_put_adjustment(store, job->result.id, c->reason, err, sizeof(err)) < 0)
+        return ERR_IO;
+    j = json_object();
+    json_object_set_new(j, "object", json_string("adjustment"));
+    json_object_set_new(j, "tenant_id", api_id(ID_TENANT, c->tenant));
+    json_object_set_new(j, "amount", api_money(c->amount));
+    json_object_set_new(j, "reason", json_string(c->reason));
+    json_object_set_new(j, "rental_id", api_id(ID_RENTAL, c->rental));
+    if (c->corrects != 0) {
+        snprintf(month, sizeof(month), "%04d-%02d", (int)(c->corrects / 12),
+                 (int)(c->corrects % 12 + 1));
+        json_object_set_new(j, "corrects", json_string(month));
+    } else {
+        json_object_set_new(j, "corrects", json_null());
+    }
+    json_object_set_new(j, "at", api_time(now));
+    json_object_set_new(j, "balance", api_money(job->result.amount));
+    json_object_set_new(j, "transfer_seq", json_integer((json_int_t)job->result.id));
+    api_job_reply(job, 201, j);
+    return api_idem_after(&ctx->idem, job, store);
+}
+
+void api_tenant_adjust(struct request *req, struct response *res)
+{
+    static const char *const allowed[] = {"amount", "reason", "rental_id", "corrects", NULL};
+    struct tenant_ctx ctx = {.srv = req->srv, .req = req};
+    struct core_job job = {0};
+    struct command cmd = {.type = CMD_ADJUST};
+    struct cmd_adjust *c = &cmd.u.adjust;
+    const char *corrects = NULL;
+    struct api_fields f;
+    struct api_error err;
+    json_t *body = NULL;
+    uint32_t id;
+
+    if (path_tenant(req, res, &id) < 0)
+        return;
+    if (api_idem_init(&ctx.idem, req, res) < 0)
+        return;
+    body = api_body(req, res, API_BODY_REQUIRED);
+    if (body == NULL)
+        return;
+    c->tenant = id;
+    api_fields_init(&f, body, &err);
+    api_only_fields(&f, allowed);
+    api_get_money(&f, "amount", true, -MONEY_MAX, &c->amount);
+    if (!api_failed(&f) && c->amount == 0)
+        api_fail_field(&f, "amount", "must not be zero (positive credits, negative charges)");
+    api_get_string(&f, "reason", true, ADJUST_REASON_MAX, &c->reason);
+    api_get_id(&f, "rental_id", false, ID_RENTAL, ID_NUMBER_MAX, &c->rental);
+    if (api_get_string(&f, "corrects", false, 7, &corrects) &&
+        api_parse_month(corrects, &c->corrects) < 0)
+        api_fail_field(&f, "corrects", "must be a calendar month like \"2026-11\"");
+    if (api_failed(&f)) {
+        http_problem(res, err.status, "%s", err.detail);
+        goto out;
+    }
+    job.cmd = &cmd;
+    job.before = credit_before;
+    job.after = adjusted;
+    job.ctx = &ctx;
+    api_submit(req, res, &job);
+    if (ctx.idem.replayed)
+        http_add_header(res, "Idempotent-Replayed", "true");
+out:
+    json_decref(body);
+}
+
 /* ---- GET /v1/balance ------------------------------------------------------------------- */
 
 void api_balance(struct request *req, struct response *res)

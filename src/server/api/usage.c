@@ -24,10 +24,10 @@
 #include "handlers.h"
 
 #define USAGE_PERIOD_MAX_DAYS 400 /* the longest period one request may cover */
-#define USAGE_YEAR_MIN        1970
-#define USAGE_YEAR_MAX        9999
 #define CSV_CONTENT_TYPE      "text/csv; charset=utf-8"
-#define CSV_HEADER            "rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount\r\n"
+#define CSV_HEADER                                                                                 \
+    "rental_id,kind,gpu_model,gpu_count,term,seconds,list_amount,discount,amount,corrects,"        \
+    "reason\r\n"
 
 /* What one request asked for. */
 struct usage_query {
@@ -107,23 +107,10 @@ static int resolve_tenant(const struct request *req, struct response *res, struc
 /* "YYYY-MM" (a month from 1970-01 to 9999-12) as its first µs and the next month's. */
 static int parse_month(const char *s, int64_t *from, int64_t *to)
 {
-    int64_t year = 0, month = 0, index;
+    int64_t index;
 
-    if (strlen(s) != 7 || s[4] != '-')
+    if (api_parse_month(s, &index) < 0)
         return ERR_INVALID;
-    for (int i = 0; i < 7; i++) {
-        if (i == 4)
-            continue;
-        if (s[i] < '0' || s[i] > '9')
-            return ERR_INVALID;
-        if (i < 4)
-            year = year * 10 + (s[i] - '0');
-        else
-            month = month * 10 + (s[i] - '0');
-    }
-    if (year < USAGE_YEAR_MIN || year > USAGE_YEAR_MAX || month < 1 || month > 12)
-        return ERR_INVALID;
-    index = year * 12 + (month - 1);
     *from = time_month_start(index);
     *to = time_month_start(index + 1);
     return 0;
@@ -159,30 +146,34 @@ static int add_line(void *ctx, const struct usage_line *l)
         money_add(&rep->total, rep->total, l->amount) < 0)
         return ERR_OVERFLOW;
     if (rep->csv != NULL) {
-        csv_field(rep->csv, l->rental_id, false);
+        csv_field(rep->csv, l->rental_id ? l->rental_id : "", false);
         csv_field(rep->csv, l->kind, false);
-        csv_field(rep->csv, l->gpu_model, false);
+        csv_field(rep->csv, l->gpu_model ? l->gpu_model : "", false);
         snprintf(num, sizeof(num), "%u", l->gpu_count);
-        csv_field(rep->csv, num, false);
-        csv_field(rep->csv, l->term, false);
+        csv_field(rep->csv, l->rental != 0 ? num : "", false);
+        csv_field(rep->csv, l->term ? l->term : "", false);
         snprintf(num, sizeof(num), "%lld", (long long)l->seconds);
         csv_field(rep->csv, num, false);
         csv_field(rep->csv, money_format(list, l->list_amount), false);
         csv_field(rep->csv, money_format(disc, l->discount), false);
-        csv_field(rep->csv, money_format(amount, l->amount), true);
+        csv_field(rep->csv, money_format(amount, l->amount), false);
+        csv_field(rep->csv, l->corrects ? l->corrects : "", false);
+        csv_field(rep->csv, l->reason ? l->reason : "", true);
         return 0;
     }
     j = json_object();
     json_object_set_new(j, "object", json_string("usage_line"));
-    json_object_set_new(j, "rental_id", json_string(l->rental_id));
+    json_object_set_new(j, "rental_id", l->rental_id ? json_string(l->rental_id) : json_null());
     json_object_set_new(j, "kind", json_string(l->kind));
-    json_object_set_new(j, "gpu_model", json_string(l->gpu_model));
-    json_object_set_new(j, "gpu_count", json_integer(l->gpu_count));
-    json_object_set_new(j, "term", json_string(l->term));
+    json_object_set_new(j, "gpu_model", l->gpu_model ? json_string(l->gpu_model) : json_null());
+    json_object_set_new(j, "gpu_count", l->rental != 0 ? json_integer(l->gpu_count) : json_null());
+    json_object_set_new(j, "term", l->term ? json_string(l->term) : json_null());
     json_object_set_new(j, "seconds", json_integer(l->seconds));
     json_object_set_new(j, "list_amount", api_money(l->list_amount));
     json_object_set_new(j, "discount", api_money(l->discount));
     json_object_set_new(j, "amount", api_money(l->amount));
+    json_object_set_new(j, "corrects", l->corrects ? json_string(l->corrects) : json_null());
+    json_object_set_new(j, "reason", l->reason ? json_string(l->reason) : json_null());
     return json_array_append_new(rep->lines, j) == 0 ? 0 : ERR_NOMEM;
 }
 
