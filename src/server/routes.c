@@ -64,6 +64,14 @@ const struct route http_routes[] = {
     /* economics */
     {"GET", "/v1/economics", api_economics, ROLE_ADMIN, "the fleet's economics over a period"},
     {"POST", "/v1/economics/what-if", api_whatif, ROLE_ADMIN, "the economics of one GPU by hand"},
+
+    /* what the web console needs beyond the above (the console itself is served by http.c
+       from web.h, outside this table: it is a client of the API, not part of it) */
+    {"GET", "/v1/rentals/{id}/telemetry", api_rental_telemetry, STAFF,
+     "its GPUs' telemetry over time (the last hour of reports)"},
+    {"GET", "/v1/economics/series", api_economics_series, ROLE_ADMIN,
+     "the economics per hour or day, for charts"},
+    {"GET", "/v1/coupons", api_coupon_list, ROLE_ADMIN, "list coupons and promotions"},
 };
 
 const size_t http_route_count = ARRAY_SIZE(http_routes);
