@@ -45,9 +45,9 @@ function renderChrome() {
   const current = parseRoute().parts[0];
   nav.replaceChildren(...VIEWS[session.role].map(([id, label]) =>
     h("a", { href: "#/" + id, "aria-current": id === current ? "page" : null, "data-view": id }, label)));
-  who.replaceChildren(h("span", { class: "role" }, session.role === "admin" ? "operator" : "tenant"),
+  who.replaceChildren(...[h("span", { class: "role" }, session.role === "admin" ? "operator" : "tenant"),
     session.tenant ? h("span", { class: "mono" }, session.tenant) : null,
-    h("button", { class: "small secondary", id: "sign-out", onclick: signOut }, "Sign out"));
+    h("button", { class: "small secondary", id: "sign-out", onclick: signOut }, "Sign out")].filter(Boolean));
 }
 
 function signOut() {
@@ -59,7 +59,7 @@ function signOut() {
   route();
 }
 
-function signInView() {
+function signInView(main) {
   const key = h("input", { id: "api-key", name: "api_key", type: "password", autocomplete: "off", required: true, placeholder: "gpr_…", spellcheck: "false" });
   const err = errorBox();
   const btn = h("button", { type: "submit", id: "sign-in" }, "Sign in");
@@ -74,8 +74,9 @@ function signInView() {
       const who = await identify(key.value.trim());
       session.key = key.value.trim();
       Object.assign(session, who);
-      location.hash = "#/" + VIEWS[who.role][0][0];
-      await route();
+      const next = "#/" + VIEWS[who.role][0][0];
+      if (location.hash === next) await route();
+      else location.hash = next; // hashchange routes
     } catch (e) {
       showError(err, e instanceof ApiError && e.status === 401 ? new Error("This key is unknown or revoked.") : e);
     } finally {
@@ -95,7 +96,10 @@ async function route() {
   if (cleanup) cleanup();
   cleanup = null;
   destroyCharts();
-  main.replaceChildren();
+  // each rendering gets its own container: a rendering overtaken by a newer one (a second
+  // hashchange while it waits for the API) fills a detached container, never the page
+  const view = h("div", { class: "view" });
+  main.replaceChildren(view);
   if (session.key && !session.role) {
     try {
       Object.assign(session, await identify(session.key));
@@ -105,30 +109,31 @@ async function route() {
   }
   if (mine !== routing) return;
   renderChrome();
+  if (mine !== routing) return;
   if (!session.role) {
-    signInView();
+    signInView(view);
     return;
   }
   const r = parseRoute();
   const views = VIEWS[session.role];
-  let view = views.find(([id]) => id === r.parts[0]);
-  if (session.role === "tenant" && r.parts[0] === "rentals" && r.parts[1]) view = ["rental", "", rentalView];
-  if (!view) {
+  let target = views.find(([id]) => id === r.parts[0]);
+  if (session.role === "tenant" && r.parts[0] === "rentals" && r.parts[1]) target = ["rental", "", rentalView];
+  if (!target) {
     location.replace("#/" + views[0][0]);
     return;
   }
   try {
-    const c = await view[2](main, r);
+    const c = await target[2](view, r);
     if (mine === routing) cleanup = c || null;
     else if (c) c();
   } catch (e) {
     if (mine !== routing) return;
     const box = errorBox();
     showError(box, e);
-    main.append(box);
+    view.append(box);
   }
   if (mine === routing) {
-    document.title = (view[1] || "Rental") + " · gpurent";
+    document.title = (target[1] || "Rental") + " · gpurent";
     main.focus({ preventScroll: true });
   }
 }

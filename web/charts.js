@@ -30,7 +30,7 @@ export function lineChart(container, { xs, series, yFormat = (v) => v, yLabel = 
     scales: { x: { time: true }, y: { range: (u, min, max) => [yMin ?? Math.min(0, min), yMax ?? (max > 0 ? max * 1.1 : 1)] } },
     axes: [
       { ...axis },
-      { ...axis, label: yLabel, labelSize: yLabel ? 18 : 0, size: 64, values: (u, vals) => vals.map((v) => yFormat(v)) },
+      { ...axis, label: yLabel, labelSize: yLabel ? 18 : 0, size: 72, values: (u, vals) => vals.map((v) => yFormat(v)) },
     ],
     series: [
       {},
@@ -41,7 +41,7 @@ export function lineChart(container, { xs, series, yFormat = (v) => v, yLabel = 
           stroke: color,
           width: 2,
           fill: area ? color + "33" : undefined,
-          points: { show: xs.length < 3 },
+          points: { show: s.values.filter((v) => v !== null && v !== undefined).length < 3, size: 7 },
           paths: step ? uPlot.paths.stepped({ align: 1 }) : undefined,
           value: (u, v) => (v === null || v === undefined ? "–" : yFormat(v)),
         };

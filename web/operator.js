@@ -335,10 +335,10 @@ export async function tenantsView(main) {
   const err = errorBox();
   const box = h("div");
   const created = h("div", { class: "notice", role: "status" });
+  const select = h("select", { id: "cr-tenant" });
   main.append(pageHead("Tenants", "Customers, their prepaid balances and limits."), err, created,
     h("section", { class: "card" }, box), h("div", { class: "grid two" }, newTenant(), credit()));
   let tenants = [];
-  const select = h("select", { id: "cr-tenant" });
 
   async function load() {
     tenants = await listAll("/v1/tenants");

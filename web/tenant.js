@@ -5,6 +5,10 @@ import {
 } from "./lib.js";
 import { lineChart } from "./charts.js";
 
+function fmtShort(s) {
+  return s ? new Date(s).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "–";
+}
+
 const TERMS = [
   ["on_demand", "On demand (per second)"],
   ["spot", "Spot (interruptible, your bid)"],
@@ -246,7 +250,7 @@ export async function rentalView(main, route) {
       stat("GPUs", r.gpu_count + " × " + r.gpu_model, r.host_id ? h("span", {}, "on ", h("span", { class: "mono" }, r.host_id), " ", r.simulated ? simBadge() : null) : "not placed"),
       stat("Price", fmtMoney(r.hourly_price, 6) + " /GPU-h", r.term.replace("_", "-") + (micros(r.discount) > 0n ? ", discount " + fmtMoney(r.discount, 6) : "")),
       stat("Cost so far", money(ticking(r, fetchedAt)), session.currency + (r.billing ? ", ticking" : ""), { id: "rental-cost" }),
-      stat(r.ends_at ? "Ends" : "Started", r.ends_at ? fmtTime(r.ends_at) : fmtTime(r.started_at), r.ended_at ? "ended " + fmtTime(r.ended_at) : r.started_at ? "running " + fmtDuration((Date.now() - Date.parse(r.started_at)) / 1000) : "starting"));
+      stat(r.ends_at ? "Ends" : "Started", r.ends_at ? fmtShort(r.ends_at) : fmtShort(r.started_at), r.ended_at ? "ended " + fmtTime(r.ended_at) : r.started_at ? "running " + fmtDuration((Date.now() - Date.parse(r.started_at)) / 1000) : "starting"));
   }
   async function stop() {
     if (!(await confirmDialog("Stop " + r.id + "?", "Its workload is stopped and billing ends now.", "Stop rental"))) return;
@@ -271,7 +275,7 @@ export async function rentalView(main, route) {
       return { label: "GPU " + g.index, values: xs.map((x) => (by.has(x) ? by.get(x) : null)) };
     });
     lineChart(charts.util, { xs, series: col("util_pct"), yFormat: (v) => Math.round(v) + " %", yMin: 0, yMax: 100 });
-    lineChart(charts.mem, { xs, series: col("mem_used_mib", 1 / 1024), yFormat: (v) => v.toFixed(1) + " GiB" });
+    lineChart(charts.mem, { xs, series: col("mem_used_mib", 1 / 1024), yFormat: (v) => v.toFixed(v >= 10 ? 0 : 1) + " GiB" });
     lineChart(charts.power, { xs, series: col("power_w"), yFormat: (v) => Math.round(v) + " W" });
   }
   async function drawCharges() {
