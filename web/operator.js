@@ -95,7 +95,7 @@ export async function fleetView(main) {
         h("header", {}, h("div", {}, h("h3", {}, host.hostname), h("div", { class: "muted mono" }, host.id)),
           h("div", {}, badge(host.state, host.state), " ", host.simulated ? simBadge() : null)),
         h("div", { class: "gpus" }, cells),
-        h("footer", {}, h("span", {}, host.gpu_count + " × " + host.gpu_model + " · " + host.free_gpus + " free · heartbeat " + fmtTime(host.last_heartbeat_at)), action));
+        h("footer", {}, h("span", {}, host.gpu_count + " × " + host.gpu_model + " · " + host.free_gpus + " free · heartbeat " + (host.last_heartbeat_at ? new Date(host.last_heartbeat_at).toLocaleTimeString() : "never")), action));
     });
     summary.replaceChildren(
       stat("Hosts", String(hosts.length), sim ? sim + " simulated GPUs" : "all real"),

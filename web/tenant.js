@@ -36,11 +36,11 @@ export async function offersView(main, route) {
     h("td", { class: "num" }, fmtMoney(o.packages && o.packages.day)),
     h("td", { class: "num" }, fmtMoney(o.packages && o.packages.week)),
     h("td", { class: "num" }, fmtMoney(o.packages && o.packages.month)),
-    h("td", { class: "actions" }, h("button", { class: "small secondary", onclick: () => form.choose(o.gpu_model), "aria-label": "Rent " + o.gpu_model }, "Rent"))));
+    h("td", { class: "act" }, h("button", { class: "small secondary", onclick: () => form.choose(o.gpu_model), "aria-label": "Rent " + o.gpu_model }, "Rent"))));
   main.append(
     pageHead("Offers", "What can be rented now. Prices per GPU-hour (" + session.currency + "); packages per GPU for the whole term."),
     h("section", { class: "card", "aria-labelledby": "offers-h" }, h("h2", { id: "offers-h" }, "GPU models"),
-      table(["Model", ["Memory", "num"], ["Available now", "num"], ["On demand /h", "num"], ["Spot from /h", "num"], ["Day", "num"], ["Week", "num"], ["Month", "num"], ["", "actions"]], rows, { label: "Offers", empty: "No GPU model is priced yet." })),
+      table(["Model", ["Memory", "num"], ["Available now", "num"], ["On demand /h", "num"], ["Spot from /h", "num"], ["Day", "num"], ["Week", "num"], ["Month", "num"], ["", "act"]], rows, { label: "Offers", empty: "No GPU model is priced yet." })),
     form.el);
 }
 
@@ -188,9 +188,9 @@ export async function rentalsView(main) {
         h("td", {}, fmtTime(r.started_at)),
         cost,
         h("td", {}, r.ends_at ? fmtTime(r.ends_at) : h("span", { class: "muted" }, "–")),
-        h("td", { class: "actions" }, r.state !== "ended" ? h("button", { class: "small danger", onclick: () => stop(r), "aria-label": "Stop " + r.id }, "Stop") : null));
+        h("td", { class: "act" }, r.state !== "ended" ? h("button", { class: "small danger", onclick: () => stop(r), "aria-label": "Stop " + r.id }, "Stop") : null));
     });
-    body.replaceChildren(table(["Rental", "State", "GPUs", "Term", "Host", ["Price /GPU-h", "num"], "Started", ["Cost so far", "num"], "Ends", ["", "actions"]], rows,
+    body.replaceChildren(table(["Rental", "State", "GPUs", "Term", "Host", ["Price /GPU-h", "num"], "Started", ["Cost so far", "num"], "Ends", ["", "act"]], rows,
       { label: "My rentals", empty: "No rentals. Rent GPUs from the offers." }));
   }
   async function stop(r) {

@@ -80,6 +80,17 @@ async function shot(page, name) {
   if (UPDATE) copyFileSync(file, join(DOCS_SHOTS, name + ".png"));
 }
 
+// A REST call from the page, with the signed-in key: {status, json}.
+async function apiCall(page, method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const r = await fetch(p, {
+      method: m, body: b === undefined ? undefined : JSON.stringify(b),
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + sessionStorage.getItem("gpurent.key") },
+    });
+    return { status: r.status, json: await r.json() };
+  }, [method, path, body]);
+}
+
 async function signIn(page, key) {
   await page.goto(page.baseURL + "/");
   await page.fill("#api-key", key);
@@ -124,6 +135,23 @@ async function tenantFlow(page, keys) {
   log("rented", rid);
   await page.waitForFunction(() => /running/.test(document.querySelector("#rental-state")?.textContent || ""), null, { timeout: 15000 });
 
+  // no capacity: with one whole A100 host taken, 8 more cannot be placed; the console says
+  // what is available instead
+  const big = await apiCall(page, "POST", "/v1/rentals", { gpu_model: "A100-80G", gpu_count: 8, term: "on_demand" });
+  assert.equal(big.status, 201);
+  await page.click('#nav a[data-view="offers"]');
+  await page.waitForSelector("#rent-form");
+  await page.selectOption("#rent-model", "A100-80G");
+  await page.fill("#rent-count", "8");
+  await page.waitForFunction(() => document.querySelector("#q-hourly").textContent === "120.80");
+  expected.push(/status of 409/);
+  await page.click("#rent-submit");
+  await page.waitForSelector("#rent-alternatives:not(:empty)");
+  assert.match(await page.textContent("#rent-form .error[role=alert]:not(:empty)"), /capacity/i);
+  assert.match(await page.textContent("#rent-alternatives"), /Try 6 × A100-80G/);
+  await shot(page, "offers-no-capacity");
+  assert.equal((await apiCall(page, "POST", "/v1/rentals/" + big.json.id + "/stop", {})).status, 200);
+
   // my rentals: running, on a simulated host, the cost ticking up
   await page.click('#nav a[data-view="rentals"]');
   const row = `tr[data-rental="${rid}"]`;
@@ -150,7 +178,7 @@ async function tenantFlow(page, keys) {
   await page.click(`${row} button.danger`);
   await page.click("#confirm-ok");
   await page.waitForSelector(row, { state: "detached" });
-  const rental = await page.evaluate(async (id) => (await fetch("/v1/rentals/" + id, { headers: { Authorization: "Bearer " + sessionStorage.getItem("gpurent.key") } })).json(), rid);
+  const rental = (await apiCall(page, "GET", "/v1/rentals/" + rid)).json;
   assert.equal(rental.state, "ended");
   assert.equal(rental.end_reason, "stopped");
   assert.ok(Number(rental.cost) > 0, "it was charged");
@@ -173,11 +201,7 @@ async function tenantFlow(page, keys) {
   // leave the fleet busy for the operator: 3 A100 on demand, 2 H100 on spot
   for (const body of [{ gpu_model: "A100-80G", gpu_count: 3, term: "on_demand" },
     { gpu_model: "H100-80G", gpu_count: 2, term: "spot", max_hourly: "12.00" }]) {
-    const st = await page.evaluate(async (b) => (await fetch("/v1/rentals", {
-      method: "POST", body: JSON.stringify(b),
-      headers: { "Content-Type": "application/json", Authorization: "Bearer " + sessionStorage.getItem("gpurent.key") },
-    })).status, body);
-    assert.equal(st, 201);
+    assert.equal((await apiCall(page, "POST", "/v1/rentals", body)).status, 201);
   }
   await page.click("#sign-out");
   await page.waitForSelector("#api-key");
@@ -287,8 +311,9 @@ function watch(page, name) {
     if (f && f.errorText !== "net::ERR_ABORTED") problems.push(`${name}: request failed: ${r.url()} ${f.errorText}`);
   });
   page.on("response", (r) => {
-    // the only error the flows provoke on purpose: the unknown key at sign-in
-    if (r.status() >= 400 && !(r.status() === 401 && r.url().endsWith("/v1/platform"))) {
+    // the only errors the flows provoke on purpose: the unknown key at sign-in, no capacity
+    if (r.status() >= 400 && !(r.status() === 401 && r.url().endsWith("/v1/platform")) &&
+        !(r.status() === 409 && r.url().endsWith("/v1/rentals"))) {
       problems.push(`${name}: HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
     }
   });
