@@ -65,7 +65,7 @@ export async function fleetView(main) {
   async function refresh() {
     let hosts;
     try {
-      hosts = await Promise.all((await listAll("/v1/hosts")).map((x) => api("GET", "/v1/hosts/" + x.id)));
+      hosts = await listAll("/v1/hosts"); // each with its GPUs and their last telemetry
     } catch (e) {
       showError(err, e);
       return;

@@ -279,8 +279,18 @@ export async function rentalView(main, route) {
     lineChart(charts.power, { xs, series: col("power_w"), yFormat: (v) => Math.round(v) + " W" });
   }
   async function drawCharges() {
-    const from = new Date(Date.parse(r.created_at) - 1000).toISOString().replace(/\.\d+Z$/, "Z");
-    const u = await api("GET", "/v1/usage?from=" + from);
+    // the usage since the rental was made (the API reads at most 400 days at once)
+    const since = Math.max(Date.parse(r.created_at) - 1000, Date.now() - 365 * 86400e3);
+    const from = new Date(since).toISOString().replace(/\.\d+Z$/, "Z");
+    let u;
+    try {
+      u = await api("GET", "/v1/usage?from=" + from);
+    } catch (e) {
+      const box = errorBox();
+      showError(box, e);
+      charges.replaceChildren(box);
+      return;
+    }
     const lines = u.data.filter((l) => l.rental_id === r.id);
     charges.replaceChildren(table(["Kind", ["Seconds", "num"], ["List", "num"], ["Discount", "num"], ["Amount", "num"]],
       lines.map((l) => h("tr", {}, h("td", {}, l.kind), h("td", { class: "num" }, fmtDuration(l.seconds)), h("td", { class: "num" }, fmtMoney(l.list_amount, 6)), h("td", { class: "num" }, fmtMoney(l.discount, 6)), h("td", { class: "num", "data-charge": r.id }, fmtMoney(l.amount, 6)))),
