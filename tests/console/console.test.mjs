@@ -366,7 +366,8 @@ async function main() {
   } finally {
     if (browser) await browser.close();
     server.proc.kill("SIGTERM");
-    await new Promise((r) => server.proc.once("exit", r));
+    const code = server.proc.exitCode ?? await new Promise((r) => server.proc.once("exit", (c) => r(c)));
+    if (code !== 0 && !failed) failed = new Error("gpurent serve exited with " + code + " on SIGTERM (a sanitizer report?)");
     rmSync(dataDir, { recursive: true, force: true });
   }
   if (failed) {

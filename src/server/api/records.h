@@ -36,7 +36,8 @@ struct idle_rule {
     int64_t idle_since; /* µs, 0 = not idle */
 };
 
-/* Reports kept per GPU: a ring, the oldest overwritten. */
+/* Reports kept per GPU: a ring, the oldest overwritten (720 x 48 B = 34 KiB a GPU, allocated
+ * at its first report). */
 #define TELEMETRY_HISTORY 720
 
 struct telemetry_ring {
