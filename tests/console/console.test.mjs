@@ -71,11 +71,12 @@ async function shot(page, name) {
   const file = join(ARTIFACTS, name + ".png");
   await page.evaluate(() => {
     if (document.activeElement) document.activeElement.blur();
-    document.getElementById("toast").classList.remove("show");
+    document.getElementById("toast").hidden = true;
   });
   await page.mouse.move(0, 0);
   await page.waitForTimeout(150);
   await page.screenshot({ path: file, fullPage: true });
+  await page.evaluate(() => { document.getElementById("toast").hidden = false; });
   shotCount++;
   if (UPDATE) copyFileSync(file, join(DOCS_SHOTS, name + ".png"));
 }
@@ -275,7 +276,25 @@ async function operatorFlow(page, keys) {
   await page.click("form:has(#cr-amount) button[type=submit]");
   await page.waitForSelector("#toast.show");
   assert.match(await page.textContent("#toast"), /^Credited 50\.00: balance 1,0\d\d\./);
+  // a new tenant: its key is shown once
+  await page.fill("#nt-name", "acme-lab");
+  await page.click("form:has(#nt-name) button[type=submit]");
+  await page.waitForSelector("code.secret");
+  const newKey = await page.textContent("code.secret");
+  assert.match(newKey, /^gpr_\w+$/);
+  await page.waitForSelector("table[aria-label=Tenants] th:text('acme-lab')");
   await shot(page, "tenants");
+  await page.click("#sign-out");
+
+  // it has no credit: renting is refused for the balance, and the console says what it is
+  await signIn(page, newKey);
+  await page.waitForSelector("#rent-form");
+  await page.waitForFunction(() => document.querySelector("#q-hourly").textContent === "15.10");
+  expected.push(/status of 402/);
+  await page.click("#rent-submit");
+  await page.waitForSelector("#rent-alternatives:not(:empty)");
+  assert.match(await page.textContent("#rent-alternatives"), /Your balance is 0\.00 CNY/);
+  await page.click("#sign-out");
 }
 
 async function darkShots(browser, base, keys) {
@@ -317,9 +336,10 @@ function watch(page, name) {
     if (f && f.errorText !== "net::ERR_ABORTED") problems.push(`${name}: request failed: ${r.url()} ${f.errorText}`);
   });
   page.on("response", (r) => {
-    // the only errors the flows provoke on purpose: the unknown key at sign-in, no capacity
+    // the only errors the flows provoke on purpose: the unknown key at sign-in, no capacity,
+    // a short balance
     if (r.status() >= 400 && !(r.status() === 401 && r.url().endsWith("/v1/platform")) &&
-        !(r.status() === 409 && r.url().endsWith("/v1/rentals"))) {
+        !([402, 409].includes(r.status()) && r.url().endsWith("/v1/rentals"))) {
       problems.push(`${name}: HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
     }
   });
