@@ -276,7 +276,7 @@ export async function catalogueView(main) {
     const spot = h("input", { id: "pf-spot", inputmode: "decimal" });
     const day = h("input", { id: "pf-day", inputmode: "decimal" }), week = h("input", { id: "pf-week", inputmode: "decimal" }), month = h("input", { id: "pf-month", inputmode: "decimal" });
     const e = errorBox();
-    const form = h("form", { class: "stack" }, h("h3", {}, "Set a model's prices"),
+    const form = h("form", { class: "stack sub" }, h("h3", {}, "Set a model's prices"),
       h("div", { class: "fields" }, h("label", { for: "pf-model" }, "GPU model", model), h("label", { for: "pf-od" }, "On demand /h", od), h("label", { for: "pf-spot" }, "Spot floor /h", spot),
         h("label", { for: "pf-day" }, "Day", day), h("label", { for: "pf-week" }, "Week", week), h("label", { for: "pf-month" }, "Month", month)),
       e, h("div", { class: "actions" }, h("button", { type: "submit" }, "Save prices")));
@@ -304,7 +304,7 @@ export async function catalogueView(main) {
     const max = h("input", { id: "cf-max", type: "number", min: 1, placeholder: "unlimited" });
     const auto = h("input", { id: "cf-auto", type: "checkbox" });
     const e = errorBox();
-    const form = h("form", { class: "stack" }, h("h3", {}, "New coupon"),
+    const form = h("form", { class: "stack sub" }, h("h3", {}, "New coupon"),
       h("div", { class: "fields" }, h("label", { for: "cf-code" }, "Code", code), h("label", { for: "cf-kind" }, "Kind", kind), h("label", { for: "cf-value" }, "Value", value),
         h("label", { for: "cf-model" }, "Only GPU model", model), h("label", { for: "cf-max" }, "Max redemptions", max),
         h("label", { for: "cf-auto" }, "Automatic promotion", auto)),

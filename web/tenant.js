@@ -157,12 +157,22 @@ async function alternatives(box, wanted) {
 
 // ---- My rentals ---------------------------------------------------------------------------
 
-// The running cost now: what the server said (accrued_cost) plus the rental's rate since then.
+// The running cost now: what the server said (accrued_cost, billed up to the host's last
+// heartbeat) plus the rental's rate since then. The server can be a heartbeat behind this
+// estimate, so what is shown never goes back while the rental bills.
+const shown = new Map();
 function ticking(r, fetchedAt) {
-  if (!r.billing) return micros(r.accrued_cost);
+  if (!r.billing) {
+    shown.delete(r.id);
+    return micros(r.accrued_cost);
+  }
   const rate = micros(r.hourly_price) * BigInt(r.gpu_count);
   const us = BigInt(Math.max(0, Math.floor((Date.now() - fetchedAt) * 1000)));
-  return micros(r.accrued_cost) + rate * us / 3600000000n;
+  let v = micros(r.accrued_cost) + rate * us / 3600000000n;
+  const before = shown.get(r.id);
+  if (before !== undefined && before > v) v = before;
+  shown.set(r.id, v);
+  return v;
 }
 
 export async function rentalsView(main) {
