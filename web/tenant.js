@@ -111,8 +111,12 @@ function rentForm(offers, preselect) {
     err.textContent = "";
     alt.textContent = "";
     const b = body();
-    const cmd = command.value.trim();
-    if (cmd) b.workload = { command: cmd.split(/\s+/) };
+    const argv = splitCommand(command.value);
+    if (argv === null) {
+      err.textContent = "Workload command: a quote is not closed.";
+      return;
+    }
+    if (argv.length) b.workload = { command: argv };
     submit.disabled = true;
     try {
       const r = await api("POST", "/v1/rentals", b, { idempotencyKey: newIdempotencyKey() });
@@ -141,6 +145,34 @@ function rentForm(offers, preselect) {
       el.scrollIntoView({ behavior: "smooth", block: "start" });
     },
   };
+}
+
+// A command line as its words, like a shell without expansions: spaces separate words,
+// '...' and "..." quote (a backslash escapes in "..." and outside quotes). null: unclosed.
+export function splitCommand(text) {
+  const out = [];
+  let word = null, quote = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote === "'") {
+      if (c === "'") quote = null; else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === "\\" && i + 1 < text.length) word += text[++i];
+      else word += c;
+    } else if (/\s/.test(c)) {
+      if (word !== null) out.push(word);
+      word = null;
+    } else {
+      word = word ?? "";
+      if (c === "'" || c === '"') quote = c;
+      else if (c === "\\" && i + 1 < text.length) word += text[++i];
+      else word += c;
+    }
+  }
+  if (quote) return null;
+  if (word !== null) out.push(word);
+  return out;
 }
 
 // What could be rented instead, after a 409 for lack of capacity.

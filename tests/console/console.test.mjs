@@ -129,11 +129,17 @@ async function tenantFlow(page, keys) {
   await page.waitForFunction(() => document.querySelector("#q-hourly").textContent === "30.20");
   await shot(page, "offers");
 
-  // rent; the detail page shows it, and it starts on the simulated fleet
+  // the command line's words, quotes kept together (checked in the page's own module)
+  const words = await page.evaluate(async () => (await import("/tenant.js")).splitCommand(`python train.py --name "my run" 'a b' x\\ y`));
+  assert.deepEqual(words, ["python", "train.py", "--name", "my run", "a b", "x y"]);
+  // rent, with a workload (the simulated runtime runs `sleep N`); the detail page shows
+  // it, and it starts on the simulated fleet
+  await page.fill("#rent-command", "sleep 600");
   await page.click("#rent-submit");
   await page.waitForURL(/#\/rentals\/rnt_/);
   const rid = page.url().split("/").pop();
   log("rented", rid);
+  assert.equal((await apiCall(page, "GET", "/v1/rentals/" + rid)).json.has_workload, true);
   await page.waitForFunction(() => /running/.test(document.querySelector("#rental-state")?.textContent || ""), null, { timeout: 15000 });
 
   // no capacity: with one whole A100 host taken, 8 more cannot be placed; the console says
