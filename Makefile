@@ -5,13 +5,14 @@
 #   make test-sanitize   the whole suite again under AddressSanitizer + UBSan
 #   make bench   build optimised and run the benchmarks
 #   make format  clang-format the tree in place
+#   make screenshots  the browser test, writing docs/screenshots/*.png (committed on purpose)
 
 BUILD ?= build
 SAN_BUILD ?= build-san
 BENCH_BUILD ?= build-bench
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run simulate test test-sanitize bench format clean
+.PHONY: all deps build run simulate test test-sanitize bench format clean screenshots
 
 all: build
 
@@ -49,3 +50,7 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(BENCH_BUILD)
+
+screenshots: build
+	UPDATE_SCREENSHOTS=1 GPURENT_BIN=$(BUILD)/gpurent ARTIFACTS=$(BUILD)/console-screenshots \
+		node tests/console/console.test.mjs

@@ -12,6 +12,11 @@ missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# the web console: npm installs its chart library at build time (web/package-lock.json); its
+# browser test drives Debian's chromium. Node may come from elsewhere (nodesource bundles npm).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" ||
+    missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

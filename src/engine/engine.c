@@ -1940,6 +1940,32 @@ int engine_model_find(const struct engine *e, const char *name, uint32_t *out)
     return catalogue_model_find(&e->cat, name, out);
 }
 
+uint32_t engine_coupon_count(const struct engine *e)
+{
+    return e->cat.coupon_count;
+}
+
+int engine_coupon(const struct engine *e, uint32_t i, struct coupon_view *out)
+{
+    const struct coupon *c;
+
+    if (i >= e->cat.coupon_count)
+        return ERR_NOTFOUND;
+    c = &e->cat.coupons[i];
+    out->number = i;
+    out->code = c->code;
+    out->percent_off_bp = c->percent_off_bp;
+    out->amount_off = c->amount_off;
+    out->max_redemptions = c->max_redemptions;
+    out->redemptions = c->redemptions;
+    out->valid_until = c->valid_until;
+    out->gpu_model = c->model >= 0 ? e->cat.models[c->model].name : NULL;
+    out->term = c->term;
+    out->automatic = c->automatic;
+    out->once_per_tenant = c->once_per_tenant;
+    return 0;
+}
+
 int engine_offer(const struct engine *e, uint32_t model, struct offer_view *out)
 {
     const struct model *m;

@@ -397,6 +397,24 @@ uint32_t engine_model_count(const struct engine *e);
 int engine_offer(const struct engine *e, uint32_t model, struct offer_view *out);
 /* Find a model by name: 0 and *out set, or ERR_NOTFOUND. */
 int engine_model_find(const struct engine *e, const char *name, uint32_t *out);
+
+/* A coupon or promotion, as created, with how often it was redeemed. */
+struct coupon_view {
+    uint32_t number;  /* 0.. in creation order (the public id is number + 1) */
+    const char *code; /* borrowed */
+    uint32_t percent_off_bp;
+    int64_t amount_off;
+    uint32_t max_redemptions; /* 0 = unlimited */
+    uint32_t redemptions;
+    int64_t valid_until;   /* 0 = forever */
+    const char *gpu_model; /* borrowed; NULL = any */
+    int term;              /* enum term, or -1 = any */
+    bool automatic;
+    bool once_per_tenant;
+};
+/* Coupon i in 0..engine_coupon_count()-1: 0, or ERR_NOTFOUND. */
+uint32_t engine_coupon_count(const struct engine *e);
+int engine_coupon(const struct engine *e, uint32_t i, struct coupon_view *out);
 void engine_stats(const struct engine *e, struct engine_stats *out);
 uint64_t engine_rental_count(const struct engine *e); /* highest rental number issued */
 uint32_t engine_host_count(const struct engine *e);

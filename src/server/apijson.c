@@ -502,12 +502,17 @@ json_t *api_ratio(double v)
     return json_real(v);
 }
 
+bool api_gpu_simulated(const char *uuid)
+{
+    return uuid != NULL && strncmp(uuid, "GPU-SIM-", 8) == 0;
+}
+
 json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
 {
     struct gpu_view gpus[MAX_GPUS_PER_HOST];
     json_t *j = json_object();
     json_t *uuids = json_array();
-    bool ended = v->state == RENTAL_ENDED;
+    bool ended = v->state == RENTAL_ENDED, simulated = false;
     bool show_exit =
         v->exit_code != 0 ||
         (ended && (v->end_reason == END_EXITED || v->end_reason == END_FAILED_TO_START));
@@ -515,8 +520,10 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
     if (v->host != 0 && v->gpu_mask != 0) {
         int n = engine_host_gpus(e, v->host, gpus, MAX_GPUS_PER_HOST);
         for (int i = 0; i < n; i++) {
-            if ((v->gpu_mask >> gpus[i].index) & 1)
+            if ((v->gpu_mask >> gpus[i].index) & 1) {
                 json_array_append_new(uuids, json_string(gpus[i].uuid));
+                simulated = simulated || api_gpu_simulated(gpus[i].uuid);
+            }
         }
     }
     json_object_set_new(j, "id", api_id(ID_RENTAL, v->id));
@@ -552,6 +559,7 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
     json_object_set_new(j, "requeue", json_boolean(v->requeue));
     json_object_set_new(j, "requeued_from", api_id(ID_RENTAL, v->requeued_from));
     json_object_set_new(j, "requeued_as", api_id(ID_RENTAL, v->requeued_as));
+    json_object_set_new(j, "simulated", json_boolean(simulated));
     return j;
 }
 
@@ -606,32 +614,46 @@ static json_t *telemetry_json(struct api_records *rec, const char *uuid)
 json_t *api_host_json(const struct engine *e, const struct host_view *v, bool with_gpus,
                       struct api_records *rec)
 {
+    struct gpu_view gpus[MAX_GPUS_PER_HOST];
     json_t *j = json_object();
+    int n = engine_host_gpus(e, v->id, gpus, MAX_GPUS_PER_HOST);
+    bool simulated = n > 0;
 
+    for (int i = 0; i < n; i++)
+        simulated = simulated && api_gpu_simulated(gpus[i].uuid);
     json_object_set_new(j, "id", api_id(ID_HOST, v->id));
     json_object_set_new(j, "object", json_string("host"));
     json_object_set_new(j, "hostname", json_string(v->hostname));
     json_object_set_new(j, "gpu_model", json_string(v->gpu_model));
     json_object_set_new(j, "state", json_string(host_state_name(v->state)));
+    json_object_set_new(j, "simulated", json_boolean(simulated));
     json_object_set_new(j, "registered_at", api_time(v->registered_at));
     json_object_set_new(j, "last_heartbeat_at", api_time(v->last_heartbeat_at));
     json_object_set_new(j, "gpu_count", json_integer(v->gpu_count));
     json_object_set_new(j, "free_gpus", json_integer(v->free_gpus));
     json_object_set_new(j, "cost", v->has_cost ? cost_json(&v->cost) : json_null());
     if (with_gpus) {
-        struct gpu_view gpus[MAX_GPUS_PER_HOST];
         json_t *arr = json_array();
-        int n = engine_host_gpus(e, v->id, gpus, MAX_GPUS_PER_HOST);
 
         for (int i = 0; i < n; i++) {
             json_t *g = json_object();
+            struct rental_view rv;
+            bool has_rental = gpus[i].rental != 0 && engine_rental(e, gpus[i].rental, &rv) == 0;
+
             json_object_set_new(g, "index", json_integer(gpus[i].index));
             json_object_set_new(g, "uuid", json_string(gpus[i].uuid));
             json_object_set_new(g, "model", json_string(v->gpu_model));
             json_object_set_new(g, "memory_mib", json_integer(gpus[i].memory_mib));
             json_object_set_new(g, "nvlink_island", json_integer(gpus[i].nvlink_island));
             json_object_set_new(g, "state", json_string(gpu_state_name(gpus[i].state)));
+            json_object_set_new(g, "simulated", json_boolean(api_gpu_simulated(gpus[i].uuid)));
             json_object_set_new(g, "rental_id", api_id(ID_RENTAL, gpus[i].rental));
+            /* what the console colours a GPU by: its rental's state and term */
+            json_object_set_new(g, "rental_state",
+                                has_rental ? json_string(rental_state_name(rv.state))
+                                           : json_null());
+            json_object_set_new(g, "rental_term",
+                                has_rental ? json_string(term_name(rv.term)) : json_null());
             json_object_set_new(g, "telemetry", telemetry_json(rec, gpus[i].uuid));
             json_array_append_new(arr, g);
         }

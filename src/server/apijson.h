@@ -156,6 +156,9 @@ json_t *api_tenant_json(const struct tenant_view *v);
 json_t *api_host_json(const struct engine *e, const struct host_view *v, bool with_gpus,
                       struct api_records *rec);
 json_t *api_offer_json(const struct offer_view *v);
+/* Is the GPU of this uuid simulated (agents' simulated back-end: "GPU-SIM-...")? A real
+ * NVIDIA uuid is "GPU-" and hex, so the two cannot be confused. */
+bool api_gpu_simulated(const char *uuid);
 json_t *api_prices_json(const struct offer_view *v); /* a model's prices only */
 
 /* Compact JSON text of j (owned: free), or NULL on ERR_NOMEM. Steals j. */

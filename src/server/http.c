@@ -19,6 +19,7 @@
 #include "http.h"
 #include "ratelimit.h"
 #include "server.h"
+#include "web.h"
 
 struct waiter {
     struct MHD_Connection *conn;
@@ -608,6 +609,27 @@ void http_host_changed(void *arg)
     pthread_mutex_unlock(&h->wait_lock);
 }
 
+/* A file of the web console (web.h): no key, an ETag (If-None-Match gets a 304). */
+static enum MHD_Result send_asset(struct MHD_Connection *conn, const struct web_asset *a)
+{
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    bool fresh = inm != NULL && strstr(inm, a->etag) != NULL;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    r = MHD_create_response_from_buffer(fresh ? 0 : a->len, fresh ? (void *)"" : (void *)a->data,
+                                        MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", a->content_type);
+    MHD_add_response_header(r, "ETag", a->etag);
+    for (size_t i = 0; web_headers[i] != NULL; i += 2)
+        MHD_add_response_header(r, web_headers[i], web_headers[i + 1]);
+    ret = MHD_queue_response(conn, fresh ? 304 : 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -623,6 +645,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (ctx == NULL)
             return MHD_NO;
         *con_cls = ctx;
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+            const struct web_asset *a = web_asset_find(url); /* the console, not the API */
+            if (a != NULL) {
+                ctx->answered = true;
+                return send_asset(conn, a);
+            }
+        }
         memset(&res, 0, sizeof(res));
         ctx->route = resolve(h->srv, conn, method, url, ctx, &res);
         if (ctx->route != NULL && length != NULL && strtoull(length, NULL, 10) > HTTP_BODY_MAX)

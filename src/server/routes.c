@@ -81,6 +81,14 @@ const struct route http_routes[] = {
     /* billing corrections */
     ROUTE("POST", "/v1/tenants/{id}/adjustments", api_tenant_adjust, ROLE_ADMIN,
           "credit or charge a tenant, correcting a closed month (Idempotency-Key)"),
+
+    /* what the web console needs beyond the above (the console itself is served by http.c
+       from web.h, outside this table: it is a client of the API, not part of it) */
+    ROUTE("GET", "/v1/rentals/{id}/telemetry", api_rental_telemetry, STAFF,
+          "its GPUs' telemetry over time (the last hour of reports)"),
+    ROUTE("GET", "/v1/economics/series", api_economics_series, ROLE_ADMIN,
+          "the economics per hour or day, for charts"),
+    ROUTE("GET", "/v1/coupons", api_coupon_list, ROLE_ADMIN, "list coupons and promotions"),
 };
 
 const size_t http_route_count = ARRAY_SIZE(http_routes);

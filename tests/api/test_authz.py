@@ -201,6 +201,11 @@ class RouteMatrixTest(AuthzBase):
                 "/v1/hosts/%s/undrain" % t.spare.host_id, {})),
             ("PUT", "/v1/hosts/{id}/cost"): dict(ok=200, call=lambda o: (
                 "/v1/hosts/%s/cost" % t.spare.host_id, COST)),
+            ("GET", "/v1/rentals/{id}/telemetry"): dict(ok=200, scope="path", call=lambda o: (
+                "/v1/rentals/%s/telemetry" % t.rental[o], None)),
+            ("GET", "/v1/economics/series"): dict(ok=200, call=lambda o: (
+                "/v1/economics/series", None)),
+            ("GET", "/v1/coupons"): dict(ok=200, call=lambda o: ("/v1/coupons", None)),
             ("GET", "/v1/economics"): dict(ok=200, call=lambda o: ("/v1/economics", None)),
             ("POST", "/v1/economics/what-if"): dict(ok=200, call=lambda o: (
                 "/v1/economics/what-if", WHAT_IF)),

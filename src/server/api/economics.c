@@ -156,3 +156,100 @@ void api_whatif(struct request *req, struct response *res)
     json_object_set_new(j, "breakeven_utilization", years_or_null(out.breakeven_utilization));
     api_reply(res, 200, j);
 }
+
+/* ---- GET /v1/economics/series ---------------------------------------------------------- */
+
+#define SERIES_POINTS_MAX 1000
+
+/*
+ * The period report cut into steps (an hour or a UTC day), for the console's charts: one
+ * point per step from `from` (rounded down to the step) to `to` (clipped to now), with the
+ * total's figures, or one model's with gpu_model=. Each point is exactly the report of
+ * GET /v1/economics for that step.
+ */
+void api_economics_series(struct request *req, struct response *res)
+{
+    const char *step_arg = http_query(req, "step"), *model = http_query(req, "gpu_model");
+    int64_t now = core_clock_now(), step = 3600 * USEC_PER_SEC;
+    int64_t to = now, from;
+    const struct engine *e;
+    struct econ_line *lines;
+    uint32_t cap, want = ECON_TOTAL;
+    json_t *points, *j;
+    int rc = 0;
+
+    if (step_arg != NULL && strcmp(step_arg, "day") == 0)
+        step = 24 * 3600 * USEC_PER_SEC;
+    else if (step_arg != NULL && strcmp(step_arg, "hour") != 0) {
+        http_problem(res, 400, "step: must be hour or day");
+        return;
+    }
+    if (api_query_time(req, res, "to", &to) < 0)
+        return;
+    from = to - (step == 3600 * USEC_PER_SEC ? 24 : 30) * step;
+    if (api_query_time(req, res, "from", &from) < 0)
+        return;
+    if (to > now)
+        to = now;
+    from -= ((from % step) + step) % step; /* down to the step, also before 1970 */
+    if (from >= to) {
+        http_problem(res, 400, "from: must be before to (and not in the future)");
+        return;
+    }
+    if ((to - from + step - 1) / step > SERIES_POINTS_MAX) {
+        http_problem(res, 400, "from, to: at most %d steps; use step=day for long periods",
+                     SERIES_POINTS_MAX);
+        return;
+    }
+    points = json_array();
+    e = core_read_begin(req->srv->core);
+    if (model != NULL && engine_model_find(e, model, &want) < 0)
+        rc = ERR_NOTFOUND;
+    cap = engine_model_count(e) + 1;
+    lines = calloc(cap, sizeof(*lines));
+    if (lines == NULL && rc == 0)
+        rc = ERR_NOMEM;
+    for (int64_t t = from; t < to && rc == 0; t += step) {
+        int n = engine_economics(e, t, t + step, now, lines, cap);
+        const struct econ_line *l = NULL;
+        json_t *p;
+
+        if (n < 0) {
+            rc = n;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (lines[i].model == want)
+                l = &lines[i];
+        }
+        p = json_object();
+        json_object_set_new(p, "start", api_time(t));
+        json_object_set_new(p, "gpu_hours_available", api_ratio(l ? l->gpu_hours_available : 0));
+        json_object_set_new(p, "gpu_hours_rented", api_ratio(l ? l->gpu_hours_rented : 0));
+        json_object_set_new(p, "utilization", api_ratio(l ? l->utilization : 0));
+        json_object_set_new(p, "list_revenue", api_money(l ? l->list_revenue : 0));
+        json_object_set_new(p, "discounts", api_money(l ? l->discounts : 0));
+        json_object_set_new(p, "revenue", api_money(l ? l->revenue : 0));
+        json_object_set_new(p, "realized_hourly", api_money(l ? l->realized_hourly : 0));
+        json_array_append_new(points, p);
+    }
+    core_read_end(req->srv->core);
+    free(lines);
+    if (rc < 0) {
+        json_decref(points);
+        if (rc == ERR_NOTFOUND)
+            http_problem(res, 400, "gpu_model: no such model \"%.64s\"", model);
+        else
+            http_problem(res, http_status_for(rc), "the series could not be computed");
+        return;
+    }
+    j = json_object();
+    json_object_set_new(j, "object", json_string("economics_series"));
+    json_object_set_new(j, "currency", json_string(req->srv->currency));
+    json_object_set_new(j, "step", json_string(step == 3600 * USEC_PER_SEC ? "hour" : "day"));
+    json_object_set_new(j, "gpu_model", model ? json_string(model) : json_null());
+    json_object_set_new(j, "from", api_time(from));
+    json_object_set_new(j, "to", api_time(to));
+    json_object_set_new(j, "points", points);
+    api_reply(res, 200, j);
+}

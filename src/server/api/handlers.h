@@ -64,4 +64,9 @@ void api_invoice(struct request *req, struct response *res);
 void api_economics(struct request *req, struct response *res);
 void api_whatif(struct request *req, struct response *res);
 
+/* what the web console needs beyond the above: telemetry.c, economics.c, prices.c */
+void api_rental_telemetry(struct request *req, struct response *res);
+void api_economics_series(struct request *req, struct response *res);
+void api_coupon_list(struct request *req, struct response *res);
+
 #endif

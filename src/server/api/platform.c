@@ -27,6 +27,13 @@ void api_platform(struct request *req, struct response *res)
     json_object_set_new(j, "version", json_string(req->srv->version));
     json_object_set_new(j, "time", api_time(core_clock_now()));
     json_object_set_new(j, "started_at", api_time(req->srv->started_at));
+    /* who is asking: what a client such as the console shows its user */
+    json_object_set_new(j, "role",
+                        json_string(req->who.role == ROLE_ADMIN    ? "admin"
+                                    : req->who.role == ROLE_TENANT ? "tenant"
+                                                                   : "agent"));
+    json_object_set_new(j, "tenant_id",
+                        api_id(ID_TENANT, req->who.role == ROLE_TENANT ? req->who.tenant : 0));
     api_reply(res, 200, j);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../common/err.h"
+#include "../../common/ids.h"
 #include "../../engine/money.h"
 #include "../apijson.h"
 #include "../server.h"
@@ -210,4 +211,60 @@ void api_coupon_create(struct request *req, struct response *res)
     api_submit(req, res, &job);
 out:
     json_decref(body);
+}
+
+/* ---- GET /v1/coupons ------------------------------------------------------------------- */
+
+static json_t *coupon_json(const struct coupon_view *c)
+{
+    json_t *j = json_object();
+
+    json_object_set_new(j, "id", api_id(ID_COUPON, (uint64_t)c->number + 1));
+    json_object_set_new(j, "object", json_string("coupon"));
+    json_object_set_new(j, "code", json_string(c->code));
+    json_object_set_new(j, "percent_off",
+                        c->percent_off_bp ? json_real(c->percent_off_bp / 100.0) : json_null());
+    json_object_set_new(j, "amount_off", c->amount_off ? api_money(c->amount_off) : json_null());
+    json_object_set_new(j, "max_redemptions",
+                        c->max_redemptions ? json_integer(c->max_redemptions) : json_null());
+    json_object_set_new(j, "redemptions", json_integer(c->redemptions));
+    json_object_set_new(j, "valid_until", api_time(c->valid_until));
+    json_object_set_new(j, "gpu_model", c->gpu_model ? json_string(c->gpu_model) : json_null());
+    json_object_set_new(j, "term",
+                        c->term >= 0 ? json_string(term_name((enum term)c->term)) : json_null());
+    json_object_set_new(j, "automatic", json_boolean(c->automatic));
+    json_object_set_new(j, "once_per_tenant", json_boolean(c->once_per_tenant));
+    return j;
+}
+
+void api_coupon_list(struct request *req, struct response *res)
+{
+    char cursor[ID_STR_MAX];
+    const struct engine *e;
+    struct api_page page;
+    uint32_t n, i, last = 0;
+    bool more = false;
+    json_t *data;
+
+    if (api_page_parse(req, res, ID_COUPON, &page) < 0)
+        return;
+    data = json_array();
+    e = core_read_begin(req->srv->core);
+    n = engine_coupon_count(e);
+    /* ids are number + 1; the cursor is the last id seen */
+    i = page.has_cursor ? (page.cursor >= n ? n : (uint32_t)page.cursor) : 0;
+    for (; i < n; i++) {
+        struct coupon_view c;
+
+        if (engine_coupon(e, i, &c) < 0)
+            continue;
+        if (json_array_size(data) == page.limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(data, coupon_json(&c));
+        last = i + 1;
+    }
+    core_read_end(req->srv->core);
+    api_reply_list(res, data, more ? id_format(cursor, ID_COUPON, last) : NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * records.h - the API layer's in-memory records beside the engine: the latest telemetry of
- * each GPU, as its agent last reported it.
+ * each GPU, as its agent last reported it, and its recent history (the last
+ * TELEMETRY_HISTORY reports, an hour at the agent's 5-second heartbeat) for the console.
  *
  * Telemetry is not platform state (nothing is decided from it), so it is neither logged nor
  * stored: a restart forgets it until the next heartbeat. Written by the engine thread (in a
@@ -35,10 +36,20 @@ struct idle_rule {
     int64_t idle_since; /* µs, 0 = not idle */
 };
 
+/* Reports kept per GPU: a ring, the oldest overwritten (720 x 48 B = 34 KiB a GPU, allocated
+ * at its first report). */
+#define TELEMETRY_HISTORY 720
+
+struct telemetry_ring {
+    struct gpu_telemetry *s; /* owned; TELEMETRY_HISTORY entries, allocated at the first */
+    uint32_t next, count;
+};
+
 struct api_records {
     pthread_mutex_t lock;
-    struct hmap by_uuid;             /* GPU uuid -> index into telemetry */
+    struct hmap by_uuid;             /* GPU uuid -> index into telemetry and history */
     struct gpu_telemetry *telemetry; /* owned */
+    struct telemetry_ring *history;  /* owned; parallel to telemetry */
     uint32_t count, cap;
     struct hmap by_rental;  /* rental id -> index into idle (engine thread only) */
     struct idle_rule *idle; /* owned */
@@ -53,6 +64,10 @@ void api_records_free(struct api_records *r);
 int api_telemetry_put(struct api_records *r, const char *uuid, const struct gpu_telemetry *t);
 /* The latest telemetry of uuid: true and *out, or false when none was reported. */
 bool api_telemetry_get(struct api_records *r, const char *uuid, struct gpu_telemetry *out);
+/* The reports of uuid made in [from, to] (µs), oldest first, at most cap of them into out:
+ * the number copied (the newest when more match). */
+uint32_t api_telemetry_history(struct api_records *r, const char *uuid, int64_t from, int64_t to,
+                               struct gpu_telemetry *out, uint32_t cap);
 
 /* The idle rule record of rental (created not loaded when new): 0 and *out, or ERR_NOMEM.
  * The pointer is valid until the next call. Engine thread only. */
