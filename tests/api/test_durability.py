@@ -15,8 +15,6 @@ a restart on the same data directory:
 
 import os
 import random
-import shutil
-import sqlite3
 import sys
 import threading
 import time
@@ -25,6 +23,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Server, FakeAgent, set_price, unique, micros, money,  # noqa: E402
                      ServerTestCase)
+from checks import (integrity, assert_files_sound, assert_gpus_held_once,  # noqa: E402
+                    assert_wallets_match_ledger)
 
 THREADS = 8
 LOAD_SECONDS = float(os.environ.get("GPURENT_DURABILITY_SECONDS", "2.5"))
@@ -35,14 +35,6 @@ MAX_LIVE_PER_THREAD = 12
 
 class Unknown(Exception):
     """The request's outcome is unknown: the connection failed."""
-
-
-def integrity(path):
-    con = sqlite3.connect(path)
-    try:
-        return [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
-    finally:
-        con.close()
 
 
 class Worker(threading.Thread):
@@ -221,13 +213,7 @@ class DurabilityTest(unittest.TestCase):
         self.assertGreater(loop.beats, 0)
 
         # the files as the crash left them are a sound database
-        dbs = srv.db_files()
-        self.assertTrue(dbs, "no SQLite database in %s" % srv.data_dir)
-        crash_copy = os.path.join(srv.tmp, "crash-copy")
-        shutil.copytree(srv.data_dir, crash_copy)
-        for db in dbs:
-            copy = os.path.join(crash_copy, os.path.relpath(db, srv.data_dir))
-            self.assertEqual(integrity(copy), ["ok"], "after %s: %s" % (how, db))
+        assert_files_sound(self, srv, how)
 
         srv.start()
         admin = srv.admin
@@ -282,21 +268,7 @@ class DurabilityTest(unittest.TestCase):
                                  "an ended rental's cost changed across the crash")
 
         # no GPU in two live rentals; the hosts agree with the rentals
-        rentals = admin.list_all("/v1/rentals")
-        live = [x for x in rentals if x["state"] in ("starting", "running")]
-        held = {}
-        for x in live:
-            for u in x["gpus"]:
-                self.assertNotIn(u, held, "GPU %s in %s and %s" % (u, held.get(u), x["id"]))
-                held[u] = x["id"]
-        hosts = admin.list_all("/v1/hosts")
-        by_gpu = {}
-        for h in hosts:
-            full = admin.get("/v1/hosts/" + h["id"]).json
-            for g in full["gpus"]:
-                if g["rental_id"]:
-                    by_gpu[g["uuid"]] = g["rental_id"]
-        self.assertEqual(by_gpu, held, "hosts and rentals disagree about who holds the GPUs")
+        live = assert_gpus_held_once(self, admin)
 
         # stop everything; then balance == credits - costs, exactly, for every tenant
         for x in live:
@@ -320,6 +292,7 @@ class DurabilityTest(unittest.TestCase):
                              "tenant %s: credits %s, costs %s" %
                              (tid, money(credit_sum[tid]), money(costs)))
         self.assertTrue(billed_any, "no rental was billed: the agent loop did not run them")
+        assert_wallets_match_ledger(self, srv, list(tenants))
         mine_all = {x["id"] for x in admin.list_all("/v1/rentals")}
         self.assertTrue(known_ids <= mine_all)
 
