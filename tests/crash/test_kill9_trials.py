@@ -27,8 +27,10 @@ from harness import Server  # noqa: E402
 from test_durability import run_load, verify_recovery  # noqa: E402
 
 TRIALS = int(os.environ.get("GPURENT_KILL9_TRIALS", "100"))
-# AddressSanitizer makes the server several times slower and its memory much larger: the
-# sanitizer build runs fewer trials (each still complete), the normal build all of them.
+# `make test-sanitize` runs the whole suite a second time, where a trial takes ~1.8 s instead
+# of ~1.3 s: to keep that run's time, the sanitizer build runs 25 trials (each complete: the
+# same load, kill and checks); the 100 are the normal build's. GPURENT_KILL9_TRIALS, when
+# set, is obeyed in both.
 SANITIZED_TRIALS = 25
 
 
@@ -37,10 +39,10 @@ class Kill9Trials(unittest.TestCase):
     def test_random_kills_under_load(self):
         trials = TRIALS
         note = ""
-        if sanitized() and trials > SANITIZED_TRIALS:
+        if sanitized() and "GPURENT_KILL9_TRIALS" not in os.environ:
             trials = SANITIZED_TRIALS
-            note = (" (sanitizer build: %d of %d trials, ASan slows the server several times)"
-                    % (trials, TRIALS))
+            note = (" (sanitizer build: %d trials, not 100, to keep the second run of the "
+                    "suite short; set GPURENT_KILL9_TRIALS for more)" % trials)
         seed = int(os.environ.get("GPURENT_KILL9_SEED") or random.randrange(1 << 30))
         rng = random.Random(seed)
         totals = [0, 0, 0, 0]
