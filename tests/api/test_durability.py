@@ -212,8 +212,10 @@ def verify_recovery(tc, srv, workers, loop, how, min_creates=20, want_billing=Tr
     stops = [s for w in workers for s in w.stops]
     tenants = {tid: t for w in workers for tid, t in w.tenants.items()}
     n_ack = (len(tenants), len(acked(credits)), len(acked(creates)), len(acked(stops)))
-    tc.assertGreater(n_ack[2], min_creates, "too little load to test anything: %r" % (n_ack,))
-    tc.assertGreater(loop.beats, 0)
+    if min_creates is not None:
+        tc.assertGreater(n_ack[2], min_creates, "too little load to test anything: %r" %
+                         (n_ack,))
+        tc.assertGreater(loop.beats, 0)
 
     # the files as the crash left them are a sound database
     assert_files_sound(tc, srv, how)
