@@ -789,7 +789,12 @@ void api_submit(struct request *req, struct response *res, struct core_job *job)
     if (rc != 0) {
         free(job->reply);
         job->reply = NULL;
-        http_problem(res, 503, "the change could not be stored; nothing was changed, retry");
+        /* crash safety: not durable, so not applied (the core rebuilt its state from the
+           store); docs/crash-safety.md */
+        http_problem(res, 503,
+                     "the change could not be stored (storage error) and was not applied; "
+                     "retry later, with the same Idempotency-Key");
+        http_add_header(res, "Retry-After", "1");
         return;
     }
     status = job->status != 0 ? job->status : 200;

@@ -285,3 +285,74 @@ void idem_hash_body(const char *body, size_t len, unsigned char out[32])
 {
     crypto_generichash(out, 32, (const unsigned char *)body, len, NULL, 0);
 }
+
+/* ---- Reloading after a failed commit ---------------------------------------------------- */
+
+static int reload_key(void *ctx, const struct key_record *k)
+{
+    return keyring_add(ctx, k);
+}
+
+int keyring_reload(struct keyring *k, struct store *st, char *err, size_t cap)
+{
+    struct keyring fresh;
+    struct key_record *keys;
+    int64_t *flushed;
+    struct hmap by_hash, by_id;
+    uint32_t count, kcap, j;
+    int rc;
+
+    rc = keyring_init(&fresh, k->secret);
+    if (rc < 0)
+        return rc;
+    rc = store_load_keys(st, reload_key, &fresh, err, cap);
+    if (rc < 0) {
+        keyring_release(&fresh);
+        return rc;
+    }
+    pthread_mutex_lock(&k->lock);
+    for (uint32_t i = 0; i < fresh.count; i++) { /* a lookup is not a change to undo */
+        if (hmap_get(&k->by_id, fresh.keys[i].id, &j) == 0 &&
+            k->keys[j].last_used_at > fresh.keys[i].last_used_at)
+            fresh.keys[i].last_used_at = k->keys[j].last_used_at;
+    }
+    keys = k->keys, flushed = k->flushed, by_hash = k->by_hash, by_id = k->by_id;
+    count = k->count, kcap = k->cap;
+    k->keys = fresh.keys, k->flushed = fresh.flushed, k->by_hash = fresh.by_hash;
+    k->by_id = fresh.by_id, k->count = fresh.count, k->cap = fresh.cap;
+    pthread_mutex_unlock(&k->lock);
+    fresh.keys = keys, fresh.flushed = flushed, fresh.by_hash = by_hash, fresh.by_id = by_id;
+    fresh.count = count, fresh.cap = kcap;
+    keyring_release(&fresh); /* the old tables */
+    return 0;
+}
+
+static int reload_idem(void *ctx, const char *scope, const char *key,
+                       const unsigned char body_hash[32], int status, const char *reply)
+{
+    return idem_put(ctx, scope, key, body_hash, status, reply);
+}
+
+int idem_reload(struct idem_table *t, struct store *st, char *err, size_t cap)
+{
+    struct idem_table fresh, old;
+    int rc;
+
+    rc = idem_init(&fresh);
+    if (rc < 0)
+        return rc;
+    rc = store_load_idempotent(st, reload_idem, &fresh, err, cap);
+    if (rc < 0) {
+        idem_release(&fresh);
+        return rc;
+    }
+    pthread_mutex_lock(&t->lock);
+    old = *t; /* the mutex stays where it is: only the tables move */
+    t->index = fresh.index, t->entries = fresh.entries;
+    t->count = fresh.count, t->cap = fresh.cap;
+    pthread_mutex_unlock(&t->lock);
+    fresh.index = old.index, fresh.entries = old.entries;
+    fresh.count = old.count, fresh.cap = old.cap;
+    idem_release(&fresh);
+    return 0;
+}

@@ -58,6 +58,14 @@ int keyring_lookup(struct keyring *k, const char *text, struct principal *out);
  */
 int keyring_flush(struct keyring *k, struct store *st, int64_t min_age_us, char *err, size_t cap);
 
+/*
+ * Make the keyring exactly the keys stored in st (after a batch that failed to commit: a key
+ * minted or revoked by it must not survive in memory). The last use seen in memory is kept
+ * for keys still there. Called on the engine thread; 0 or the store's error (the keyring is
+ * then unchanged).
+ */
+int keyring_reload(struct keyring *k, struct store *st, char *err, size_t cap);
+
 /* Is the key text well-formed (prefix, alphabet, length, checksum)? */
 bool key_well_formed(const char *text);
 
@@ -82,6 +90,9 @@ void idem_release(struct idem_table *t);
 const struct idem_entry *idem_find(struct idem_table *t, const char *scope, const char *key);
 int idem_put(struct idem_table *t, const char *scope, const char *key,
              const unsigned char body_hash[32], int status, const char *reply);
+/* Make the table exactly the replies stored in st (as keyring_reload, for the same reason).
+ * Engine thread; 0 or the store's error (the table is then unchanged). */
+int idem_reload(struct idem_table *t, struct store *st, char *err, size_t cap);
 /* The hash of a request body, for comparing a retry with the first request. */
 void idem_hash_body(const char *body, size_t len, unsigned char out[32]);
 

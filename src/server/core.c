@@ -39,6 +39,12 @@ struct core {
     int64_t last_now;
     int (*batch_hook)(void *arg, struct store *st, int64_t now, char *err, size_t cap);
     void *batch_arg;
+    /* crash safety (docs/crash-safety.md): after a failed commit the state is rebuilt from
+       the store, and writes are refused until a probe write commits again */
+    struct engine_config engine_cfg; /* to build a fresh engine for the rebuild */
+    int (*reload)(void *arg, struct store *st, char *err, size_t cap);
+    void *reload_arg;
+    bool degraded;                   /* the last commit failed: probe before applying anything */
     void (*host_changed)(void *arg); /* after a commit that changed some host's assignments */
     void *host_changed_arg;
     uint64_t *host_gen; /* per host number: bumped when its assignments change; queue_lock */
@@ -58,6 +64,7 @@ int64_t core_clock_now(void)
 
 struct replay_ctx {
     struct core *c;
+    struct engine *e; /* the engine replayed into */
     char *err;
     size_t cap;
     uint64_t count;
@@ -74,7 +81,7 @@ static int replay_one(void *arg, int64_t seq, int64_t at, const char *json)
         snprintf(rc->err, rc->cap, "command log entry %lld: %s", (long long)seq, why);
         return ERR_IO;
     }
-    engine_apply(rc->c->e, &d.cmd, at, &res);
+    engine_apply(rc->e, &d.cmd, at, &res);
     cmdjson_release(&d);
     /* a logged command succeeded when it was applied; the same state must accept it again */
     if (res.code != 0) {
@@ -83,7 +90,7 @@ static int replay_one(void *arg, int64_t seq, int64_t at, const char *json)
         return ERR_IO;
     }
     /* the tables already hold these events (same transaction as the log): drop them */
-    while (engine_drain_events(rc->c->e, rc->c->events, EVENT_CHUNK) > 0)
+    while (engine_drain_events(rc->e, rc->c->events, EVENT_CHUNK) > 0)
         ;
     if (at > rc->c->last_now)
         rc->c->last_now = at;
@@ -190,8 +197,100 @@ static int64_t next_now(struct core *c)
     return now;
 }
 
-/* Apply one batch (jobs may be NULL: a tick). Returns 0, or an error after which the
- * in-memory state may be ahead of the store. */
+/* After a replay: every invariant of the engine holds (ledger sums to zero, no GPU held
+ * twice, charges follow the billing rule...), or the state is refused. */
+static int check_replayed(const struct engine *e, char *err, size_t cap)
+{
+    char detail[256];
+
+    if (engine_check(e, detail, sizeof(detail)) == 0)
+        return 0;
+    snprintf(err, cap, "the state replayed from the command log breaks an invariant: %s", detail);
+    return ERR_CONFLICT;
+}
+
+/* ---- Crash safety: a failed commit ---------------------------------------------------- */
+
+/*
+ * A batch whose transaction did not commit (a full disk, an I/O error, a failed fsync) was
+ * applied to the engine and to the server's records in memory, but is not durable. Nothing
+ * of it is acknowledged (each job fails: 503), and the memory is made equal to the store
+ * again by the recovery path itself: a fresh engine replays the command log, and the
+ * server's records (keys, idempotency replies) are reloaded. A failed fsync is final for its
+ * commit: SQLite does not count the transaction as committed, and nothing here retries the
+ * fsync as if the data had reached the disk (the "fsyncgate" lesson).
+ * Returns 0, or an error when the store cannot even be read back: then the process exits.
+ */
+static int rebuild_from_store(struct core *c, struct core_job *jobs, char *err, size_t cap)
+{
+    struct replay_ctx rc = {.c = c, .err = err, .cap = cap};
+    struct engine *fresh = NULL;
+    int r;
+
+    for (struct core_job *j = jobs; j != NULL; j = j->next) {
+        j->failed = true;
+        free(j->reply);
+        j->reply = NULL;
+    }
+    c->touched_count = 0; /* nothing changed durably: no agent to wake */
+    if (engine_new(&fresh, &c->engine_cfg) < 0) {
+        snprintf(err, cap, "out of memory rebuilding the engine");
+        return ERR_NOMEM;
+    }
+    rc.e = fresh;
+    r = store_replay(c->store, replay_one, &rc, err, cap);
+    if (r == 0)
+        r = check_replayed(fresh, err, cap);
+    if (r < 0) {
+        engine_free(fresh);
+        return r;
+    }
+    engine_free(c->e);
+    c->e = fresh;
+    if (c->reload != NULL && (r = c->reload(c->reload_arg, c->store, err, cap)) < 0)
+        return r;
+    c->degraded = true;
+    return 0;
+}
+
+/*
+ * After a failed commit, before applying anything: does the store take a write again? One
+ * small durable write (a meta row) answers; until it does, batches are refused without
+ * touching the engine, so a full disk costs one failed fsync per batch, not a replay.
+ */
+static int probe_store(struct core *c, int64_t now, char *err, size_t cap)
+{
+    char value[32];
+    int rc;
+
+    snprintf(value, sizeof(value), "%lld", (long long)now);
+    rc = store_begin(c->store, err, cap);
+    if (rc == 0)
+        rc = store_meta_put(c->store, "write_probe", value, err, cap);
+    if (rc == 0)
+        rc = store_commit(c->store, err, cap);
+    else
+        store_rollback(c->store);
+    return rc;
+}
+
+/* While the store refuses writes: a job its `before` hook answers alone (an idempotent
+ * replay of a reply already durable) is answered; every other one fails (503). */
+static void refuse_batch(struct core *c, struct core_job *jobs, int64_t now)
+{
+    for (struct core_job *j = jobs; j != NULL; j = j->next) {
+        j->now = now;
+        if (j->before != NULL && j->before(j, c->e) == 1)
+            continue;
+        j->failed = true;
+        free(j->reply);
+        j->reply = NULL;
+    }
+}
+
+/* Apply one batch (jobs may be NULL: a tick). Returns 0 (each job is answered, or failed
+ * when the batch could not be made durable), or an error when the state could not be
+ * rebuilt from the store after a failed batch: the in-memory state may be ahead of it. */
 static int run_batch(struct core *c, struct core_job *jobs, char *err, size_t cap)
 {
     int64_t now = next_now(c);
@@ -199,6 +298,15 @@ static int run_batch(struct core *c, struct core_job *jobs, char *err, size_t ca
     int rc = 0;
 
     pthread_rwlock_wrlock(&c->engine_lock);
+    if (c->degraded) {
+        if (probe_store(c, now, err, cap) < 0) {
+            refuse_batch(c, jobs, now);
+            pthread_rwlock_unlock(&c->engine_lock);
+            return 0;
+        }
+        c->degraded = false;
+        fprintf(stderr, "gpurent: the store takes writes again\n");
+    }
     engine_tick(c->e, now);
     if (jobs != NULL) {
         rc = store_begin(c->store, err, cap);
@@ -242,12 +350,19 @@ static int run_batch(struct core *c, struct core_job *jobs, char *err, size_t ca
     if (rc < 0)
         goto out;
     if (in_txn) {
-        rc = store_commit(c->store, err, cap);
+        rc = store_commit(c->store, err, cap); /* rolls back when it fails */
         in_txn = false;
     }
 out:
     if (in_txn)
         store_rollback(c->store);
+    if (rc < 0) {
+        fprintf(stderr,
+                "gpurent: a batch could not be stored (%s): nothing of it is acknowledged; "
+                "rebuilding the state from the store\n",
+                err);
+        rc = rebuild_from_store(c, jobs, err, cap);
+    }
     pthread_rwlock_unlock(&c->engine_lock);
     return rc;
 }
@@ -268,8 +383,8 @@ static void *engine_thread(void *arg)
             pthread_rwlock_rdlock(&c->engine_lock);
             deadline = engine_next_deadline(c->e);
             pthread_rwlock_unlock(&c->engine_lock);
-            if (deadline > now + IDLE_TICK_US)
-                deadline = now + IDLE_TICK_US;
+            if (deadline > now + IDLE_TICK_US || c->degraded)
+                deadline = now + IDLE_TICK_US; /* degraded: probe the store once a second */
             if (deadline > now) {
                 ts.tv_sec = deadline / 1000000;
                 ts.tv_nsec = (long)(deadline % 1000000) * 1000;
@@ -300,9 +415,9 @@ static void *engine_thread(void *arg)
 
         rc = run_batch(c, jobs, err, sizeof(err));
         if (rc < 0) {
-            /* the engine's memory is ahead of the store: nothing of this batch may be
-               acknowledged, and the only honest state is the durable one. Stop; a restart
-               replays the log. */
+            /* a batch failed and the store could not even be read back: the engine's memory
+               may be ahead of the store, and the only honest state is the durable one.
+               Stop; a restart replays the log. */
             fprintf(stderr, "gpurent: fatal: %s; exiting so a restart recovers from the store\n",
                     err);
             fflush(stderr);
@@ -369,6 +484,9 @@ int core_open(struct core **out, const struct core_config *cfg, char *err, size_
     pthread_cond_init(&c->queue_cond, NULL);
     c->batch_hook = cfg->batch_hook;
     c->batch_arg = cfg->batch_arg;
+    c->engine_cfg = cfg->engine;
+    c->reload = cfg->reload;
+    c->reload_arg = cfg->reload_arg;
     r = engine_new(&c->e, &cfg->engine);
     if (r < 0) {
         snprintf(err, cap, "bad engine settings");
@@ -378,10 +496,14 @@ int core_open(struct core **out, const struct core_config *cfg, char *err, size_
     if (r < 0)
         goto fail;
     rc.c = c;
+    rc.e = c->e;
     r = check_settings(c->store, &cfg->engine, err, cap);
     if (r < 0)
         goto fail;
     r = store_replay(c->store, replay_one, &rc, err, cap);
+    if (r < 0)
+        goto fail;
+    r = check_replayed(c->e, err, cap);
     if (r < 0)
         goto fail;
     *out = c;
@@ -428,6 +550,7 @@ int core_submit(struct core *c, struct core_job *job)
 {
     job->next = NULL;
     job->done = false;
+    job->failed = false;
     pthread_cond_init(&job->wake, NULL);
     job->status = 0;
     job->reply = NULL;
@@ -449,7 +572,7 @@ int core_submit(struct core *c, struct core_job *job)
         pthread_cond_wait(&job->wake, &c->queue_lock);
     pthread_mutex_unlock(&c->queue_lock);
     pthread_cond_destroy(&job->wake);
-    return 0;
+    return job->failed ? ERR_IO : 0;
 }
 
 const struct engine *core_read_begin(struct core *c)

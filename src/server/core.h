@@ -38,6 +38,12 @@ struct core_config {
      * batch. */
     int (*batch_hook)(void *arg, struct store *st, int64_t now, char *err, size_t cap);
     void *batch_arg;
+    /* Called on the engine thread after a batch failed to commit and the engine was rebuilt
+     * from the store: reload the server's own in-memory records (keys, idempotency replies)
+     * from st, so nothing of the failed batch survives in memory. May be NULL. Non-zero
+     * is fatal (the process exits; a restart recovers). */
+    int (*reload)(void *arg, struct store *st, char *err, size_t cap);
+    void *reload_arg;
 };
 
 /* Open the store and replay its command log into a fresh engine. The engine thread is not
@@ -82,11 +88,13 @@ struct core_job {
     /* private */
     struct core_job *next;
     bool done;
+    bool failed;         /* its batch could not be made durable */
     pthread_cond_t wake; /* signalled (under the core's queue lock) when done */
 };
 
 /* Queue job and wait until it is durable (0) or the batch failed (ERR_IO: nothing of it
- * was applied durably; the server is restarting its state from the store). */
+ * was made durable, and the in-memory state was rebuilt from the store without it; the
+ * store is probed before the next batch, which is refused while it still fails). */
 int core_submit(struct core *c, struct core_job *job);
 
 /* Read access to the engine: between core_read_begin and core_read_end, the engine is not

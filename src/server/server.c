@@ -271,6 +271,16 @@ static int load_idem(void *ctx, const char *scope, const char *key,
     return idem_put(ctx, scope, key, body_hash, status, reply);
 }
 
+/* core.h's reload: after a batch failed to commit, the keys and idempotency replies in
+ * memory become exactly the stored ones again. */
+static int reload_records(void *arg, struct store *st, char *err, size_t cap)
+{
+    struct server *s = arg;
+    int rc = keyring_reload(&s->keys, st, err, cap);
+
+    return rc < 0 ? rc : idem_reload(&s->idem, st, err, cap);
+}
+
 /* The server's secret for keyed hashes: from the store, or made and stored at first start. */
 static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], char *err,
                        size_t cap)
@@ -450,6 +460,8 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     cc.engine = o.engine;
     cc.batch_hook = flush_key_use;
     cc.batch_arg = s;
+    cc.reload = reload_records;
+    cc.reload_arg = s;
     /* handle SIGINT/SIGTERM in this thread only: block them before any thread starts */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);

@@ -5,18 +5,20 @@ rentals (with Idempotency-Keys) while an agent thread heartbeats twenty fake hos
 every assigned rental running, so rentals are billed. Mid-load the server gets SIGKILL (and, in a second test, SIGTERM). After
 a restart on the same data directory:
   - the database files as the crash left them pass PRAGMA integrity_check;
-  - every acknowledged tenant, credit, rental and stop is there with the same values;
+  - every acknowledged tenant, credit, rental and stop is there with the same values, and
+    every rental an acknowledged heartbeat reported running has started;
   - requests whose outcome the crash hid are retried with their Idempotency-Key (as a client
     would), and acknowledged ones replay their first reply;
   - no GPU is held by two live rentals, and the hosts' view agrees with the rentals';
-  - after stopping everything, every balance equals its credits minus its rentals' costs;
+  - after stopping everything, every balance equals its credits minus its rentals' costs,
+    and its wallet's net in the stored transfers;
   - after a clean stop the database passes PRAGMA integrity_check again.
+run_load and verify_recovery are shared with tests/crash/test_kill9_trials.py (a hundred
+kills at random moments); the checks themselves are in checks.py.
 """
 
 import os
 import random
-import shutil
-import sqlite3
 import sys
 import threading
 import time
@@ -25,6 +27,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Server, FakeAgent, set_price, unique, micros, money,  # noqa: E402
                      ServerTestCase)
+from checks import (integrity, assert_files_sound, assert_gpus_held_once,  # noqa: E402
+                    assert_wallets_match_ledger)
 
 THREADS = 8
 LOAD_SECONDS = float(os.environ.get("GPURENT_DURABILITY_SECONDS", "2.5"))
@@ -35,14 +39,6 @@ MAX_LIVE_PER_THREAD = 12
 
 class Unknown(Exception):
     """The request's outcome is unknown: the connection failed."""
-
-
-def integrity(path):
-    con = sqlite3.connect(path)
-    try:
-        return [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
-    finally:
-        con.close()
 
 
 class Worker(threading.Thread):
@@ -154,6 +150,7 @@ class AgentLoop(threading.Thread):
         self.agents = agents
         self.stop_flag = stop_flag
         self.beats = 0
+        self.reported_running = set()  # rentals an acknowledged heartbeat reported running
 
     def run(self):
         try:
@@ -161,11 +158,161 @@ class AgentLoop(threading.Thread):
                 for a in self.agents:
                     for rid in list(a.assigned):
                         a.states[rid] = "running"
-                    a.heartbeat()
+                    reported = {rid for rid, st in a.states.items() if st == "running"}
+                    reply, _, _ = a.heartbeat()
+                    # acknowledged, and still live after the report was applied (a stop may
+                    # have ended it while still starting)
+                    live = {x["rental_id"] for x in reply.get("run") or []}
+                    self.reported_running.update(reported & live)
                     self.beats += 1
                 time.sleep(0.05)
         except Exception:
             pass  # the server was killed
+
+
+def _status(tc, r, status, msg=""):
+    ServerTestCase.assertStatus(tc, r, status, msg)
+
+
+def run_load(tc, srv, how, seconds, hosts=HOSTS, threads=THREADS, seed=0):
+    """Load srv (tenants, credits, rentals, stops, heartbeats) for `seconds`, then kill it
+    ("SIGKILL") or stop it ("SIGTERM") mid-load. Returns (workers, agent loop)."""
+    model = unique("DUR")
+    set_price(srv, model, "7.60")
+    agents = [FakeAgent(srv, model, gpus=GPUS_PER_HOST) for _ in range(hosts)]
+
+    stop_flag = threading.Event()
+    workers = [Worker(srv, model, seed=seed * 1000 + i, stop_flag=stop_flag)
+               for i in range(threads)]
+    loop = AgentLoop(agents, stop_flag)
+    loop.start()
+    for w in workers:
+        w.start()
+    time.sleep(seconds)
+    if how == "SIGKILL":
+        srv.kill9()  # mid-load: requests are in flight
+    else:
+        tc.assertEqual(srv.stop(), 0, "exit status on SIGTERM under load")
+    stop_flag.set()
+    for w in workers + [loop]:
+        w.join(15)
+        tc.assertFalse(w.is_alive(), "a load thread hangs after the kill")
+    for w in workers:
+        tc.assertEqual(w.errors, [], "unexpected replies under load")
+    return workers, loop
+
+
+def verify_recovery(tc, srv, workers, loop, how, min_creates=20, want_billing=True):
+    """After run_load: restart srv and check everything acknowledged survived (the list at
+    the top of this file). Returns the acknowledged counts (tenants, credits, creates,
+    stops); every one of them was found, or an assertion failed."""
+    acked = lambda recs: [r for r in recs if r["status"] == "ack"]  # noqa: E731
+    credits = [c for w in workers for c in w.credits]
+    creates = [c for w in workers for c in w.creates]
+    stops = [s for w in workers for s in w.stops]
+    tenants = {tid: t for w in workers for tid, t in w.tenants.items()}
+    n_ack = (len(tenants), len(acked(credits)), len(acked(creates)), len(acked(stops)))
+    if min_creates is not None:
+        tc.assertGreater(n_ack[2], min_creates, "too little load to test anything: %r" %
+                         (n_ack,))
+        tc.assertGreater(loop.beats, 0)
+
+    # the files as the crash left them are a sound database
+    assert_files_sound(tc, srv, how)
+
+    srv.start()
+    admin = srv.admin
+
+    # every acknowledged tenant is there, with its key
+    for tid, t in tenants.items():
+        r = admin.get("/v1/tenants/" + tid)
+        _status(tc, r, 200, "tenant %s" % tid)
+        tc.assertEqual(r.json["name"], t["name"])
+        _status(tc, t["client"].get("/v1/balance"), 200, "the tenant's key")
+
+    # acknowledged requests replay their first reply; unknown ones are retried
+    for c in credits:
+        if c["status"] == "refused":
+            continue
+        r = admin.post("/v1/tenants/%s/credits" % c["tid"], c["body"],
+                       headers={"Idempotency-Key": c["key"]})
+        _status(tc, r, 201, "credit retry")
+        if c["status"] == "ack":
+            tc.assertEqual(r.json, c["reply"], "the replay of an acknowledged credit")
+        c["status"] = "done"
+    for c in creates:
+        if c["status"] == "refused":
+            continue
+        r = tenants[c["tid"]]["client"].post("/v1/rentals", c["body"],
+                                             headers={"Idempotency-Key": c["key"]})
+        if c["status"] == "ack":
+            _status(tc, r, 201, "create replay")
+            tc.assertEqual(r.json, c["reply"], "the replay of an acknowledged create")
+        else:
+            _status(tc, r, (201, 402, 409), "create retry")
+            c["reply"] = r.json if r.status == 201 else None
+
+    # every acknowledged rental is there with the same values; acknowledged stops held
+    for c in creates:
+        if c["status"] != "ack":
+            continue
+        want = c["reply"]
+        r = admin.get("/v1/rentals/" + want["id"])
+        _status(tc, r, 200, "rental %s" % want["id"])
+        for k in ("tenant_id", "gpu_model", "gpu_count", "term", "hourly_price", "created_at",
+                  "host_id"):
+            tc.assertEqual(r.json[k], want[k], "rental %s field %s" % (want["id"], k))
+        if r.json["state"] != "ended":  # an ended rental holds no GPUs
+            tc.assertEqual(r.json["gpus"], want["gpus"], "rental %s gpus" % want["id"])
+    for s in stops:
+        if s["status"] == "ack":
+            r = admin.get("/v1/rentals/" + s["rid"])
+            tc.assertEqual(r.json["state"], "ended", "an acknowledged stop was lost")
+            tc.assertEqual(r.json["end_reason"], "stopped")
+            tc.assertEqual(r.json["cost"], s["reply"]["cost"],
+                             "an ended rental's cost changed across the crash")
+
+    # every rental an acknowledged heartbeat reported running has started
+    for rid in loop.reported_running:
+        r = admin.get("/v1/rentals/" + rid)
+        _status(tc, r, 200, "rental %s" % rid)
+        tc.assertIsNotNone(r.json["started_at"], "an acknowledged running report was lost")
+
+    # no GPU in two live rentals; the hosts agree with the rentals
+    live = assert_gpus_held_once(tc, admin)
+
+    # stop everything; then balance == credits - costs, exactly, for every tenant
+    for x in live:
+        _status(tc, admin.post("/v1/rentals/%s/stop" % x["id"], {}), 200)
+    credit_sum = {tid: 0 for tid in tenants}
+    for c in credits:
+        if c["status"] == "done":
+            credit_sum[c["tid"]] += micros(c["body"]["amount"])
+    known_ids = {c["reply"]["id"] for c in creates if c.get("reply") and "id" in c["reply"]}
+    billed_any = False
+    for tid, t in tenants.items():
+        mine = t["client"].list_all("/v1/rentals")
+        tc.assertTrue({x["id"] for x in mine} <= known_ids,
+                        "a rental nobody asked for: %s" %
+                        ({x["id"] for x in mine} - known_ids))
+        tc.assertTrue(all(x["state"] == "ended" for x in mine))
+        costs = sum(micros(x["cost"]) for x in mine)
+        billed_any = billed_any or costs > 0
+        r = admin.get("/v1/tenants/" + tid)
+        tc.assertEqual(r.json["balance"], money(credit_sum[tid] - costs),
+                         "tenant %s: credits %s, costs %s" %
+                         (tid, money(credit_sum[tid]), money(costs)))
+    if want_billing:
+        tc.assertTrue(billed_any, "no rental was billed: the agent loop did not run them")
+    assert_wallets_match_ledger(tc, srv, list(tenants))
+    mine_all = {x["id"] for x in admin.list_all("/v1/rentals")}
+    tc.assertTrue(known_ids <= mine_all)
+
+    rc = srv.stop()
+    tc.assertEqual(rc, 0)
+    for db in srv.db_files():
+        tc.assertEqual(integrity(db), ["ok"], db)
+    return n_ack
 
 
 class DurabilityTest(unittest.TestCase):
@@ -177,9 +324,6 @@ class DurabilityTest(unittest.TestCase):
     def tearDown(self):
         self.server.close()
 
-    def assertStatus(self, r, status, msg=""):
-        ServerTestCase.assertStatus(self, r, status, msg)
-
     def test_kill9_mid_load(self):
         self.crash_mid_load("SIGKILL")
 
@@ -188,145 +332,8 @@ class DurabilityTest(unittest.TestCase):
         self.crash_mid_load("SIGTERM")
 
     def crash_mid_load(self, how):
-        srv = self.server
-        model = unique("DUR")
-        set_price(srv, model, "7.60")
-        agents = [FakeAgent(srv, model, gpus=GPUS_PER_HOST) for _ in range(HOSTS)]
-
-        stop_flag = threading.Event()
-        workers = [Worker(srv, model, seed=i, stop_flag=stop_flag) for i in range(THREADS)]
-        loop = AgentLoop(agents, stop_flag)
-        loop.start()
-        for w in workers:
-            w.start()
-        time.sleep(LOAD_SECONDS)
-        if how == "SIGKILL":
-            srv.kill9()  # mid-load: requests are in flight
-        else:
-            self.assertEqual(srv.stop(), 0, "exit status on SIGTERM under load")
-        stop_flag.set()
-        for w in workers + [loop]:
-            w.join(15)
-            self.assertFalse(w.is_alive(), "a load thread hangs after the kill")
-        for w in workers:
-            self.assertEqual(w.errors, [], "unexpected replies under load")
-
-        acked = lambda recs: [r for r in recs if r["status"] == "ack"]  # noqa: E731
-        credits = [c for w in workers for c in w.credits]
-        creates = [c for w in workers for c in w.creates]
-        stops = [s for w in workers for s in w.stops]
-        tenants = {tid: t for w in workers for tid, t in w.tenants.items()}
-        n_ack = (len(tenants), len(acked(credits)), len(acked(creates)), len(acked(stops)))
-        self.assertGreater(n_ack[2], 20, "too little load to test anything: %r" % (n_ack,))
-        self.assertGreater(loop.beats, 0)
-
-        # the files as the crash left them are a sound database
-        dbs = srv.db_files()
-        self.assertTrue(dbs, "no SQLite database in %s" % srv.data_dir)
-        crash_copy = os.path.join(srv.tmp, "crash-copy")
-        shutil.copytree(srv.data_dir, crash_copy)
-        for db in dbs:
-            copy = os.path.join(crash_copy, os.path.relpath(db, srv.data_dir))
-            self.assertEqual(integrity(copy), ["ok"], "after %s: %s" % (how, db))
-
-        srv.start()
-        admin = srv.admin
-
-        # every acknowledged tenant is there, with its key
-        for tid, t in tenants.items():
-            r = admin.get("/v1/tenants/" + tid)
-            self.assertStatus(r, 200, "tenant %s" % tid)
-            self.assertEqual(r.json["name"], t["name"])
-            self.assertStatus(t["client"].get("/v1/balance"), 200, "the tenant's key")
-
-        # acknowledged requests replay their first reply; unknown ones are retried
-        for c in credits:
-            if c["status"] == "refused":
-                continue
-            r = admin.post("/v1/tenants/%s/credits" % c["tid"], c["body"],
-                           headers={"Idempotency-Key": c["key"]})
-            self.assertStatus(r, 201, "credit retry")
-            if c["status"] == "ack":
-                self.assertEqual(r.json, c["reply"], "the replay of an acknowledged credit")
-            c["status"] = "done"
-        for c in creates:
-            if c["status"] == "refused":
-                continue
-            r = tenants[c["tid"]]["client"].post("/v1/rentals", c["body"],
-                                                 headers={"Idempotency-Key": c["key"]})
-            if c["status"] == "ack":
-                self.assertStatus(r, 201, "create replay")
-                self.assertEqual(r.json, c["reply"], "the replay of an acknowledged create")
-            else:
-                self.assertStatus(r, (201, 402, 409), "create retry")
-                c["reply"] = r.json if r.status == 201 else None
-
-        # every acknowledged rental is there with the same values; acknowledged stops held
-        for c in creates:
-            if c["status"] != "ack":
-                continue
-            want = c["reply"]
-            r = admin.get("/v1/rentals/" + want["id"])
-            self.assertStatus(r, 200, "rental %s" % want["id"])
-            for k in ("tenant_id", "gpu_model", "gpu_count", "term", "hourly_price", "created_at",
-                      "host_id"):
-                self.assertEqual(r.json[k], want[k], "rental %s field %s" % (want["id"], k))
-            if r.json["state"] != "ended":  # an ended rental holds no GPUs
-                self.assertEqual(r.json["gpus"], want["gpus"], "rental %s gpus" % want["id"])
-        for s in stops:
-            if s["status"] == "ack":
-                r = admin.get("/v1/rentals/" + s["rid"])
-                self.assertEqual(r.json["state"], "ended", "an acknowledged stop was lost")
-                self.assertEqual(r.json["end_reason"], "stopped")
-                self.assertEqual(r.json["cost"], s["reply"]["cost"],
-                                 "an ended rental's cost changed across the crash")
-
-        # no GPU in two live rentals; the hosts agree with the rentals
-        rentals = admin.list_all("/v1/rentals")
-        live = [x for x in rentals if x["state"] in ("starting", "running")]
-        held = {}
-        for x in live:
-            for u in x["gpus"]:
-                self.assertNotIn(u, held, "GPU %s in %s and %s" % (u, held.get(u), x["id"]))
-                held[u] = x["id"]
-        hosts = admin.list_all("/v1/hosts")
-        by_gpu = {}
-        for h in hosts:
-            full = admin.get("/v1/hosts/" + h["id"]).json
-            for g in full["gpus"]:
-                if g["rental_id"]:
-                    by_gpu[g["uuid"]] = g["rental_id"]
-        self.assertEqual(by_gpu, held, "hosts and rentals disagree about who holds the GPUs")
-
-        # stop everything; then balance == credits - costs, exactly, for every tenant
-        for x in live:
-            self.assertStatus(admin.post("/v1/rentals/%s/stop" % x["id"], {}), 200)
-        credit_sum = {tid: 0 for tid in tenants}
-        for c in credits:
-            if c["status"] == "done":
-                credit_sum[c["tid"]] += micros(c["body"]["amount"])
-        known_ids = {c["reply"]["id"] for c in creates if c.get("reply") and "id" in c["reply"]}
-        billed_any = False
-        for tid, t in tenants.items():
-            mine = t["client"].list_all("/v1/rentals")
-            self.assertTrue({x["id"] for x in mine} <= known_ids,
-                            "a rental nobody asked for: %s" %
-                            ({x["id"] for x in mine} - known_ids))
-            self.assertTrue(all(x["state"] == "ended" for x in mine))
-            costs = sum(micros(x["cost"]) for x in mine)
-            billed_any = billed_any or costs > 0
-            r = admin.get("/v1/tenants/" + tid)
-            self.assertEqual(r.json["balance"], money(credit_sum[tid] - costs),
-                             "tenant %s: credits %s, costs %s" %
-                             (tid, money(credit_sum[tid]), money(costs)))
-        self.assertTrue(billed_any, "no rental was billed: the agent loop did not run them")
-        mine_all = {x["id"] for x in admin.list_all("/v1/rentals")}
-        self.assertTrue(known_ids <= mine_all)
-
-        rc = srv.stop()
-        self.assertEqual(rc, 0)
-        for db in srv.db_files():
-            self.assertEqual(integrity(db), ["ok"], db)
+        workers, loop = run_load(self, self.server, how, LOAD_SECONDS)
+        n_ack = verify_recovery(self, self.server, workers, loop, how)
         print("\ndurability (%s): %d tenants, %d credits, %d rentals, %d stops acknowledged; "
               "%d heartbeats" % ((how,) + n_ack + (loop.beats,)), file=sys.stderr)
 

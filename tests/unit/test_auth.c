@@ -1,6 +1,6 @@
 /*
- * test_auth.c - API keys: format and checksum, keyed hashes, lookup, revocation; and the
- * idempotency table.
+ * test_auth.c - API keys: format and checksum, keyed hashes, lookup, revocation; the
+ * idempotency table; and reloading both from the store after a failed commit.
  */
 #include "common/compat.h"
 
@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -129,13 +131,79 @@ static void test_idempotency_table(void **state)
     idem_release(&t);
 }
 
+/*
+ * After a batch fails to commit, the keyring and the idempotency table must become exactly
+ * what the store holds: a key minted by the failed batch is gone, a revocation it made is
+ * undone, a reply it recorded is not replayed; a key's last use seen in memory is kept.
+ */
+static void test_reload_from_store(void **state)
+{
+    struct keyring k;
+    struct idem_table t;
+    struct store *st = NULL;
+    struct key_record stored, lost;
+    struct principal who;
+    unsigned char h[32];
+    char dir[256], path[300], err[256], text_stored[KEY_TEXT_MAX], text_lost[KEY_TEXT_MAX];
+    const char *base = getenv("TMPDIR");
+    (void)state;
+
+    snprintf(dir, sizeof(dir), "%s/gpurent-test-auth.XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/gpurent.db", dir);
+    assert_int_equal(store_open_sqlite(&st, path, err, sizeof(err)), 0);
+    assert_int_equal(keyring_init(&k, secret), 0);
+    assert_int_equal(idem_init(&t), 0);
+    idem_hash_body("{}", 2, h);
+
+    /* durable: one key and one reply */
+    assert_int_equal(keyring_mint(&k, ROLE_TENANT, 1, 0, 1000, text_stored, &stored), 0);
+    assert_int_equal(store_put_key(st, &stored, err, sizeof(err)), 0);
+    assert_int_equal(keyring_add(&k, &stored), 0);
+    assert_int_equal(store_put_idempotent(st, "admin", "k1", h, 201, "{\"a\":1}", err, sizeof(err)),
+                     0);
+    assert_int_equal(idem_put(&t, "admin", "k1", h, 201, "{\"a\":1}"), 0);
+    /* used since: kept in memory only, as between flushes */
+    assert_int_equal(keyring_lookup(&k, text_stored, &who), 0);
+
+    /* a failed batch's changes, in memory only: a new key, a revocation, a reply */
+    assert_int_equal(keyring_mint(&k, ROLE_ADMIN, 0, 0, 2000, text_lost, &lost), 0);
+    assert_int_equal(keyring_add(&k, &lost), 0);
+    stored.revoked_at = 3000;
+    assert_int_equal(keyring_add(&k, &stored), 0);
+    assert_int_equal(idem_put(&t, "admin", "k2", h, 201, "{\"a\":2}"), 0);
+    assert_int_equal(keyring_lookup(&k, text_lost, &who), 0);
+    assert_int_equal(keyring_lookup(&k, text_stored, &who), ERR_CONFLICT);
+
+    assert_int_equal(keyring_reload(&k, st, err, sizeof(err)), 0);
+    assert_int_equal(idem_reload(&t, st, err, sizeof(err)), 0);
+    assert_int_equal(k.count, 1);
+    assert_int_equal(keyring_lookup(&k, text_lost, &who), ERR_NOTFOUND);
+    assert_int_equal(keyring_lookup(&k, text_stored, &who), 0); /* the revocation is undone */
+    assert_int_equal(who.tenant, 1);
+    assert_true(k.keys[0].last_used_at > 0); /* the use seen in memory is kept */
+    assert_int_equal(t.count, 1);
+    assert_null(idem_find(&t, "admin", "k2"));
+    assert_string_equal(idem_find(&t, "admin", "k1")->reply, "{\"a\":1}");
+
+    idem_release(&t);
+    keyring_release(&k);
+    store_close(st);
+    snprintf(path, sizeof(path), "%s/gpurent.db", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/gpurent.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/gpurent.db-shm", dir);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mint_and_lookup),
-        cmocka_unit_test(test_hash_is_keyed),
-        cmocka_unit_test(test_many_keys_distinct),
-        cmocka_unit_test(test_idempotency_table),
+        cmocka_unit_test(test_mint_and_lookup),    cmocka_unit_test(test_hash_is_keyed),
+        cmocka_unit_test(test_many_keys_distinct), cmocka_unit_test(test_idempotency_table),
+        cmocka_unit_test(test_reload_from_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -555,11 +555,15 @@ void api_key_list(struct request *req, struct response *res)
         return;
     }
     data = json_array();
+    /* the engine's read lock first (core.h's order): a key minted or revoked by a batch
+       not yet committed is not listed (crash safety: reads show only durable state) */
+    core_read_begin(req->srv->core);
     pthread_mutex_lock(&kr->lock);
     if (cursor != NULL) {
         uint32_t idx;
         if (hmap_get(&kr->by_id, cursor, &idx) < 0 || !key_visible(req, &kr->keys[idx])) {
             pthread_mutex_unlock(&kr->lock);
+            core_read_end(req->srv->core);
             json_decref(data);
             http_problem(res, 400, "cursor: not a cursor of this list (a key id)");
             return;
@@ -583,6 +587,7 @@ void api_key_list(struct request *req, struct response *res)
     if (more && last != NULL)
         snprintf(next, sizeof(next), "%s", last);
     pthread_mutex_unlock(&kr->lock);
+    core_read_end(req->srv->core);
     api_reply_list(res, data, more && last != NULL ? next : NULL);
 }
 
