@@ -78,6 +78,7 @@ static void uf_join(unsigned *parent, unsigned a, unsigned b)
         parent[a] = b;
 }
 
+/* NVLink islands, and each GPU's PCI bus id on the way. */
 static void nvml_islands(struct nvml *n, struct gpu_info *gpus, unsigned count)
 {
     struct nvml_pci_info pci[GPU_MAX];
@@ -90,6 +91,8 @@ static void nvml_islands(struct nvml *n, struct gpu_info *gpus, unsigned count)
     for (unsigned i = 0; i < count; i++) {
         memset(&pci[i], 0, sizeof(pci[i]));
         n->get_pci(n->dev[i], &pci[i]);
+        snprintf(gpus[i].pci_bus_id, sizeof(gpus[i].pci_bus_id), "%.*s", GPU_BUSID_MAX - 1,
+                 pci[i].bus_id);
     }
     for (unsigned i = 0; i < count && n->get_link_state != NULL; i++) {
         for (unsigned l = 0; l < NVML_MAX_LINKS; l++) {

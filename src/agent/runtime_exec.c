@@ -538,12 +538,14 @@ int runtime_new(struct runtime **out, const char *kind, const char *data_dir, un
     struct runtime *rt;
     char sub[4096];
 
+    if (strncmp(kind, "sim", 3) == 0)
+        return runtime_sim_new(out, kind, err, errlen); /* keeps no files */
     if (strcmp(kind, "exec") == 0) {
         ops = &runtime_exec_ops;
     } else if (strcmp(kind, "docker") == 0) {
         ops = &runtime_docker_ops;
     } else {
-        snprintf(err, errlen, "--runtime %s: must be exec or docker", kind);
+        snprintf(err, errlen, "--runtime %s: must be exec, docker or sim", kind);
         return ERR_INVALID;
     }
     if (strlen(data_dir) > 3000) {

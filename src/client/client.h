@@ -1,7 +1,7 @@
 /*
  * client.h - the libcurl client of gpurent's REST API (shared/API.md).
  *
- * The CLI, the simulated agents of `gpurent serve --demo` and (later) the real host agent
+ * The CLI and the host agent (`gpurent agent`, and the in-process agents of `serve --demo`)
  * talk to the control plane through this module only; <curl/curl.h> is included nowhere
  * else. A `struct client` holds a base URL, an API key, a timeout and a limit on the size
  * of a reply, and one CURL easy handle that is reused for every request, so connections are

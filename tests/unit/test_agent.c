@@ -206,13 +206,67 @@ static void test_exec_runtime(void **state)
     assert_int_equal(system(script), 0);
 }
 
+/* The SIMULATED runtime: lifetimes from the command, stop, forget, nothing to adopt. */
+static void test_sim_runtime(void **state)
+{
+    const char *sleep1[] = {"sleep", "1", NULL}, *t[] = {"true", NULL}, *f[] = {"false", NULL};
+    const char *train[] = {"python", "train.py", NULL};
+    struct workload_spec w = {"rnt_s", 1, two_three, 2, t, NULL, NULL};
+    struct runtime_adopted found[4];
+    struct runtime *rt = NULL;
+    char err[256], detail[RUNTIME_DETAIL_MAX];
+    unsigned n = 9;
+    int code = -5;
+
+    (void)state;
+    assert_int_equal(runtime_new(&rt, "sim:x", NULL, 0, err, sizeof(err)), ERR_INVALID);
+    assert_string_equal(err, "--runtime sim:x: sim:SECONDS must be 0..86400 seconds");
+    assert_int_equal(runtime_new(&rt, "sim", NULL, 0, err, sizeof(err)), 0);
+    assert_string_equal(rt->ops->name, "simulated");
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), ERR_CONFLICT);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 0);
+    rt->ops->forget(rt, "rnt_s");
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_UNKNOWN);
+    w.argv = f;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 1);
+    rt->ops->forget(rt, "rnt_s");
+    w.argv = sleep1;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_ALIVE);
+    sleep_ms(1100);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 0);
+    rt->ops->forget(rt, "rnt_s");
+    /* anything else runs until stopped, then exits 143 (SIGTERM) */
+    w.argv = train;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->notify(rt, "rnt_s"), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_ALIVE);
+    assert_int_equal(rt->ops->stop(rt, "rnt_s"), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 143);
+    assert_int_equal(rt->ops->adopt(rt, found, 4, &n), 0);
+    assert_int_equal(n, 0);
+    runtime_free(rt);
+
+    /* sim:SECONDS: other commands live that long */
+    assert_int_equal(runtime_new(&rt, "sim:0", NULL, 0, err, sizeof(err)), 0);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 0);
+    runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docker_argv),
-        cmocka_unit_test(test_sim_spec),
-        cmocka_unit_test(test_nvml_absent),
-        cmocka_unit_test(test_exec_runtime),
+        cmocka_unit_test(test_docker_argv), cmocka_unit_test(test_sim_spec),
+        cmocka_unit_test(test_nvml_absent), cmocka_unit_test(test_exec_runtime),
+        cmocka_unit_test(test_sim_runtime),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
