@@ -33,6 +33,7 @@ dir and the agents' logs), BENCH_AGENTS_HEARTBEAT (the agents' --heartbeat-inter
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Server, make_tenant, micros, parse_time, set_price  # noqa: E402
 
 CREDIT = "100000000.00"
+
+
+def cpu_s(pid):
+    """CPU seconds of pid and of its reaped children (the agents' workloads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(xs, p):
@@ -89,12 +97,17 @@ def main():
         balance0 = micros(server.admin.get("/v1/tenants/" + tid).json["balance"])
         time.sleep(float(heartbeat) + 0.5)  # every agent's heartbeat is now held (long-poll)
 
+        cpu0 = {"server": cpu_s(server.proc.pid),
+                "agents": sum(cpu_s(a.pid) for a in agents),
+                "load": resource.getrusage(resource.RUSAGE_CHILDREN)}
         start_at = time.time() + 0.5
         touch_dir = os.path.join(server.tmp, "touched")
         os.makedirs(touch_dir)
         out = os.path.join(server.tmp, "creates.txt")
         subprocess.run([load, url, tenant.key, "%.6f" % start_at, str(seconds), threads,
                         touch_dir, out], check=True)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_cpu = (ru.ru_utime + ru.ru_stime - cpu0["load"].ru_utime - cpu0["load"].ru_stime)
         created, errors = {}, {}
         with open(out) as f:
             for line in f:
@@ -113,6 +126,8 @@ def main():
             if not live:
                 break
             time.sleep(0.5)
+        cpu = {"server": cpu_s(server.proc.pid) - cpu0["server"],
+               "agents": sum(cpu_s(a.pid) for a in agents) - cpu0["agents"], "load": load_cpu}
         everything = tenant.list_all("/v1/rentals", 500)
         balance1 = micros(server.admin.get("/v1/tenants/" + tid).json["balance"])
         ran = {}
@@ -170,6 +185,8 @@ def main():
     print("201 -> workload ran, median / p99 ms  %8.1f / %.1f   target p99 <= 250" % (med, p99))
     print("  (%d of %d cycled workloads left their file; %d cycled without started_at)" % (
         len(lat), len(cycled), no_start))
+    print("CPU ms per cycled rental: server %.2f, agents with their workloads %.2f, create load "
+          "%.2f" % tuple(cpu[k] * 1000 / max(1, len(cycled)) for k in ("server", "agents", "load")))
     print("charges: balance fell by the sum of the rentals' costs: %s (%d us)" % (
         "yes" if billed_ok else "NO", cost))
     if not billed_ok or len(cycled) == 0 or no_start or len(lat) != len(cycled):
