@@ -72,8 +72,8 @@ static void *work(void *arg)
         client_request(c, "POST", "/v1/rentals", body, &status, &reply);
         t1 = wall();
         if (status == 201 && json_is_string(json_object_get(reply, "id"))) {
-            fprintf(buf, "%s %.6f %.6f %s\n", json_string_value(json_object_get(reply, "id")),
-                    t0, t1, file);
+            fprintf(buf, "%s %.6f %.6f %s\n", json_string_value(json_object_get(reply, "id")), t0,
+                    t1, file);
         } else {
             struct timespec ts = {0, 5000000};
 

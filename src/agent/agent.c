@@ -823,7 +823,7 @@ static int list_gpus(struct agent *a)
         const struct gpu_info *g = &a->gpus[i];
         const struct gpu_sample *t = &samples[i];
 
-        printf("%u,%s,%s,%u,%s,%u,%.0f,%.0f,%.0f,%.0f\n", g->index, g->uuid, g->model,
+        printf("%u,%s,%s,%u,%s,%u,%.0f,%.0f,%.2f,%.0f\n", g->index, g->uuid, g->model,
                g->memory_mib, g->pci_bus_id, g->nvlink_island, t->util_pct, t->mem_used_mib,
                t->power_w, t->temp_c);
     }

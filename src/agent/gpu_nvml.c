@@ -167,10 +167,15 @@ static int nvml_telemetry(struct gpu_backend *b, const bool *busy, struct gpu_sa
         struct nvml_memory mem = {0};
         unsigned mw = 0, temp = 0;
 
-        if (n->get_util(n->dev[i], &u) != NVML_SUCCESS ||
-            n->get_memory(n->dev[i], &mem) != NVML_SUCCESS ||
-            n->get_power(n->dev[i], &mw) != NVML_SUCCESS ||
-            n->get_temp(n->dev[i], NVML_TEMP_GPU, &temp) != NVML_SUCCESS)
+        /* each reading on its own: one that fails (a board without a power sensor)
+           leaves the others */
+        if (n->get_util(n->dev[i], &u) != NVML_SUCCESS)
+            rc = ERR_IO;
+        if (n->get_memory(n->dev[i], &mem) != NVML_SUCCESS)
+            rc = ERR_IO;
+        if (n->get_power(n->dev[i], &mw) != NVML_SUCCESS)
+            rc = ERR_IO;
+        if (n->get_temp(n->dev[i], NVML_TEMP_GPU, &temp) != NVML_SUCCESS)
             rc = ERR_IO;
         out[i].util_pct = u.gpu;
         out[i].mem_used_mib = (double)mem.used / (1024.0 * 1024.0);
