@@ -28,7 +28,9 @@ Target (the agent issue, on 2 cores): >= 1,000 cycled rentals/s and placement-to
 Output: the figures, then one `RESULT {json}` line per metric (bench/run.sh collects them).
 Environment: BENCH_AGENTS (100), BENCH_AGENTS_THREADS (32),
 BENCH_AGENTS_SERVE_ARGS (more `gpurent serve` options), BENCH_AGENTS_KEEP=1 (keep the data
-dir and the agents' logs), BENCH_AGENTS_HEARTBEAT (the agents' --heartbeat-interval, 5).
+dir and the agents' logs), BENCH_AGENTS_HEARTBEAT (the agents' --heartbeat-interval, 5),
+BENCH_AGENTS_NICE (run the agents and their workloads at this niceness, 0: as the server;
+on a real fleet they are on other machines and take no CPU from the control plane).
 """
 
 import json
@@ -67,6 +69,7 @@ def main():
         raise SystemExit("bench_agents: %s is missing (built with GPURENT_BENCH)" % load)
     heartbeat = os.environ.get("BENCH_AGENTS_HEARTBEAT", "5")
     keep = os.environ.get("BENCH_AGENTS_KEEP") == "1"
+    nice = os.environ.get("BENCH_AGENTS_NICE", "0")
     os.environ["GPURENT_BIN"] = binary
     server = Server(args=os.environ.get("BENCH_AGENTS_SERVE_ARGS", "").split())
     server.start()
@@ -80,7 +83,7 @@ def main():
             os.makedirs(d)
             log = open(os.path.join(d, "agent.log"), "wb") if keep else subprocess.DEVNULL
             agents.append(subprocess.Popen(
-                [binary, "agent", "--server", url, "--join-token", token,
+                (["nice", "-n", nice] if nice != "0" else []) + [binary, "agent", "--server", url, "--join-token", token,
                  "--gpus", "sim:8xA100-80G", "--runtime", "exec", "--heartbeat-interval",
                  heartbeat, "--stop-grace", "1", "--data-dir", d, "--hostname",
                  "bench-%03d" % i], stdout=log, stderr=subprocess.STDOUT,
@@ -173,8 +176,8 @@ def main():
 
     print("agents                                %8d (sim:8xA100-80G, exec runtime, `touch`)" %
           n_agents)
-    print("create load                           %8s threads (connections), %.0f s" %
-          (threads, seconds))
+    print("create load                           %8s threads (connections), %.0f s; agents' nice %s" %
+          (threads, seconds, nice))
     print("creates answered 201                  %8d (%.0f/s)   errors: %s" %
           (len(created), len(created) / seconds, errors or "none"))
     print("create call, median / p99 ms          %8.2f / %.2f" % (statistics.median(acks),

@@ -96,6 +96,9 @@ struct agent {
     char *copies[8];      /* strings an in-process agent owns */
 
     atomic_int stop; /* end the loop between rounds */
+    /* a self-pipe: a byte in wake[1] (a workload exited: SIGCHLD; or stop) gives up the
+       long-poll in flight, so that an exit is reported at once; -1 when none */
+    int wake[2];
     /* an in-process agent (agent_start): its thread and what agent_wait_registered reads */
     pthread_t thread;
     bool threaded;
@@ -120,14 +123,33 @@ struct agent {
 };
 
 static atomic_int *_Atomic signal_stop; /* the `gpurent agent` process's own agent */
+static atomic_int signal_wake = -1;     /* and its wake[1] */
+
+static void wake_up(int fd)
+{
+    int saved = errno;
+
+    if (fd >= 0 && write(fd, "w", 1) < 0) {
+        /* full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
 
 static void on_signal(int sig)
 {
     atomic_int *stop = atomic_load(&signal_stop);
 
-    (void)sig;
-    if (stop != NULL)
+    if (sig != SIGCHLD && stop != NULL)
         atomic_store(stop, 1);
+    wake_up(atomic_load(&signal_wake));
+}
+
+static void drain_wake(struct agent *a)
+{
+    char junk[64];
+
+    while (a->wake[0] >= 0 && read(a->wake[0], junk, sizeof(junk)) > 0) {
+    }
 }
 
 __attribute__((format(printf, 2, 3))) static void alog(const struct agent *a, const char *fmt, ...)
@@ -600,7 +622,9 @@ static bool round_once(struct agent *a)
     int status = 0, rc;
     bool acted = false;
     char path[64];
+    struct client_opts opts = {.wake_fd = a->wake[0]};
 
+    drain_wake(a); /* before the poll: an exit after it wakes the heartbeat below */
     poll_all(a);
     if (now_ms() - a->last_ok_ms > (int64_t)a->fence_s * 1000)
         fence(a);
@@ -609,8 +633,10 @@ static bool round_once(struct agent *a)
         return false;
     snprintf(path, sizeof(path), "/v1/agent/heartbeat?wait=%u",
              a->more_to_tell ? 0 : a->heartbeat_s);
-    rc = client_request(a->client, "POST", path, body, &status, &reply);
+    rc = client_request_opts(a->client, "POST", path, body, &opts, &status, &reply);
     json_decref(body);
+    if (rc == CLIENT_WOKEN)
+        return true; /* a workload exited (or a stop): the next round reports it at once */
     for (size_t i = 0; i < HELD_MAX; i++) {
         a->held[i].told_running |= rc == 0 && a->held[i].telling_running;
         a->held[i].telling_running = false;
@@ -783,6 +809,13 @@ static struct agent *agent_alloc(void)
         return NULL;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
+    if (pipe2(a->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        a->wake[0] = a->wake[1] = -1;
+    } else if (a->wake[0] == 0) { /* stdin was closed: fd 0 is no wake_fd */
+        close(a->wake[0]);
+        close(a->wake[1]);
+        a->wake[0] = a->wake[1] = -1;
+    }
     a->data_dir = "./gpurent-agent";
     a->gpus_spec = "nvml";
     a->runtime_kind = "exec";
@@ -803,6 +836,10 @@ static void agent_free(struct agent *a)
     runtime_free(a->rt);
     for (size_t i = 0; i < ARRAY_SIZE(a->copies); i++)
         free(a->copies[i]);
+    if (a->wake[0] >= 0) {
+        close(a->wake[0]);
+        close(a->wake[1]);
+    }
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a);
@@ -885,17 +922,22 @@ int agent_main(int argc, char **argv)
     client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS + (long)a->heartbeat_s * 1000);
     client_set_reply_max(a->client, 4 * 1024 * 1024);
     atomic_store(&signal_stop, &a->stop);
+    atomic_store(&signal_wake, a->wake[1]);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL); /* a workload exited: report it now, not after the poll */
     signal(SIGPIPE, SIG_IGN);
     if (agent_loop(a, creds == 0) != 0)
         goto out;
     alog(a, "stopping; workloads keep running for the next agent");
     rc = 0;
 out:
+    atomic_store(&signal_wake, -1);
     atomic_store(&signal_stop, NULL);
     agent_free(a);
     return rc;
@@ -1026,6 +1068,7 @@ void agent_stop(struct agent *a)
     if (a == NULL)
         return;
     atomic_store(&a->stop, 1);
+    wake_up(a->wake[1]); /* give up the long-poll in flight */
     if (a->threaded)
         pthread_join(a->thread, NULL);
     agent_free(a);
