@@ -442,10 +442,10 @@ static void start_held(struct agent *a, struct held *h, const json_t *e)
         h->state = H_FAILED;
         alog(a, "%s failed to start: %s", h->id, h->detail);
     } else {
-        h->state = H_RUNNING;
         char list[GPU_MAX * 4] = "";
         size_t used = 0;
 
+        h->state = H_RUNNING;
         for (unsigned g = 0; g < h->gpu_count && used < sizeof(list); g++)
             used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%u", g ? "," : "",
                                      h->gpus[g]);
@@ -567,15 +567,13 @@ static json_t *heartbeat_body(struct agent *a)
                                              "power_w", (json_int_t)(samples[i].power_w + 0.5),
                                              "temp_c", (json_int_t)(samples[i].temp_c + 0.5)));
     for (size_t i = 0; i < HELD_MAX; i++) {
-        const struct held *h = &a->held[i];
-        json_t *o;
-
-        struct held *hw = &a->held[i];
+        struct held *h = &a->held[i];
         bool first_running = h->used && h->state == H_EXITED && !h->told_running;
+        json_t *o;
 
         if (!h->used || h->state == H_STOPPING)
             continue;
-        hw->telling_running = h->state == H_RUNNING || first_running;
+        h->telling_running = h->state == H_RUNNING || first_running;
         o = json_pack("{s:s,s:I,s:s}", "id", h->id, "epoch", (json_int_t)h->epoch, "state",
                       names[first_running ? H_RUNNING : h->state]);
         if (o == NULL)
@@ -635,12 +633,12 @@ static bool round_once(struct agent *a)
              a->more_to_tell ? 0 : a->heartbeat_s);
     rc = client_request_opts(a->client, "POST", path, body, &opts, &status, &reply);
     json_decref(body);
-    if (rc == CLIENT_WOKEN)
-        return true; /* a workload exited (or a stop): the next round reports it at once */
     for (size_t i = 0; i < HELD_MAX; i++) {
         a->held[i].told_running |= rc == 0 && a->held[i].telling_running;
         a->held[i].telling_running = false;
     }
+    if (rc == CLIENT_WOKEN)
+        return true; /* a workload exited (or a stop): the next round reports it at once */
     if (rc == 0) {
         a->last_ok_ms = now_ms();
         if (a->failing || a->fenced)
