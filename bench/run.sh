@@ -7,6 +7,7 @@
 #                  (bench/bench_store.c)
 #   bench_http.sh  `gpurent serve` over HTTP with wrk: GETs/s, durable creates/s, p99, fsyncs
 #   bench_agent.py placement to workload start through a real agent (long-polled heartbeat)
+#   bench_agents.py 100 real agents: rentals fully cycled per second, placement to running
 #
 # Results go to bench/results/<UTC time>/ (git-ignored): each benchmark's output, the machine,
 # and results.jsonl with one JSON object per measured metric. Targets that are missed are
@@ -15,7 +16,8 @@
 #
 # Environment: BENCH_ENGINE_ARGS (e.g. "--runs 5"), BENCH_SIM_RUNS (default 5), BENCH_STRICT,
 # BENCH_STORE_ARGS (e.g. "--runs 5 --dir /data"),
-# BENCH_HTTP_SECONDS (default 10; 0 skips bench_http) and bench_http.sh's own.
+# BENCH_HTTP_SECONDS (default 10; 0 skips bench_http) and bench_http.sh's own,
+# BENCH_AGENTS_SECONDS (default 20; 0 skips bench_agents) and bench_agents.py's own.
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -84,8 +86,18 @@ if ! python3 "$root/bench/bench_agent.py" "$build/gpurent" "${BENCH_AGENT_RUNS:-
     status=1
 fi
 
+echo
+echo "== bench_agents"
+if [ "${BENCH_AGENTS_SECONDS:-20}" = 0 ]; then
+    echo "skipped (BENCH_AGENTS_SECONDS=0)" | tee "$out/agents.txt"
+elif ! python3 "$root/bench/bench_agents.py" "$build/gpurent" "${BENCH_AGENTS_SECONDS:-20}" |
+    tee "$out/agents.txt"; then
+    echo "bench: bench_agents failed" >&2
+    status=1
+fi
+
 sed -n 's/^RESULT //p' "$out/engine.txt" "$out/sim.txt" "$out/store.txt" "$out/http.txt" \
-    "$out/agent.txt" >"$out/results.jsonl"
+    "$out/agent.txt" "$out/agents.txt" >"$out/results.jsonl"
 echo
 echo "== targets"
 missed=0

@@ -12,14 +12,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/simagent.h"
+#include "agent/agent.h"
 #include "client/client.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
 #define DEMO_TENANT          "demo"
 #define DEMO_CREDIT          "1000.00"
-#define DEMO_HEARTBEAT_MS    1000
+#define DEMO_HEARTBEAT_S     1
+#define DEMO_HOSTNAME_MAX    64
 #define DEMO_REGISTER_WAIT   15000 /* ms for every simulated host to register */
 #define DEMO_HOSTNAME_ROUNDS 100   /* sim-a100-1, sim-a100-1-2, ... on a reused data dir */
 
@@ -46,15 +47,15 @@ static const struct demo_host fleet[] = {
 
 /* How fleet[i] runs: a host of an earlier demo resumed with a new agent key, or a new one. */
 struct demo_slot {
-    char hostname[SIMAGENT_HOSTNAME_MAX];
+    char hostname[DEMO_HOSTNAME_MAX];
     char host_id[32];    /* resume: the host registered before */
     char agent_key[128]; /* resume: a fresh key for it (admin POST /v1/keys {host_id}) */
     bool resume;
 };
 
 struct demo {
-    struct client *admin;                       /* owned */
-    struct simagent *agents[ARRAY_SIZE(fleet)]; /* owned */
+    struct client *admin;                    /* owned */
+    struct agent *agents[ARRAY_SIZE(fleet)]; /* owned: in-process agents, sim GPUs and runtime */
     struct demo_slot slots[ARRAY_SIZE(fleet)];
     char tenant_id[32];
     char tenant_key[128];
@@ -212,24 +213,31 @@ static int plan_fleet(struct demo *d, char *err, size_t cap)
     return 0;
 }
 
+/*
+ * Each host of the fleet is the real agent loop (src/agent/agent.c) on a thread of this
+ * process, with SIMULATED GPUs (sim:8xMODEL) and the SIMULATED runtime (nothing executes),
+ * heartbeating every second over HTTP like any agent.
+ */
 static int start_fleet(struct demo *d, const char *url, char *err, size_t cap)
 {
-    struct simagent_status st;
-    char now[TIME_STR_MAX], path[96];
+    char now[TIME_STR_MAX], path[96], host_id[64], why[256];
     int rc;
 
     for (size_t i = 0; i < ARRAY_SIZE(fleet); i++) {
         struct demo_slot *slot = &d->slots[i];
-        struct simagent_config cfg = {
-            .server_url = url,
+        char spec[80], prefix[128];
+        struct agent_config cfg = {
+            .server = url,
+            .gpus_spec = spec,
+            .runtime_kind = "sim",
             .hostname = slot->hostname,
-            .model = fleet[i].model,
-            .gpu_count = fleet[i].gpus,
-            .memory_mib = fleet[i].memory_mib,
-            .heartbeat_ms = DEMO_HEARTBEAT_MS,
+            .log_prefix = prefix,
+            .heartbeat_s = DEMO_HEARTBEAT_S,
         };
         json_t *reply = NULL;
 
+        snprintf(spec, sizeof(spec), "sim:%ux%s", fleet[i].gpus, fleet[i].model);
+        snprintf(prefix, sizeof(prefix), "gpurent: demo: agent %s (SIMULATED): ", slot->hostname);
         if (slot->resume) {
             cfg.host_id = slot->host_id;
             cfg.agent_key = slot->agent_key;
@@ -243,23 +251,23 @@ static int start_fleet(struct demo *d, const char *url, char *err, size_t cap)
                 return fail(err, cap, "POST /v1/join-tokens: the reply has no token");
             }
         }
-        rc = simagent_start_with(&d->agents[i], &cfg);
+        rc = agent_start(&d->agents[i], &cfg, why, sizeof(why));
         json_decref(reply);
         explicit_bzero(slot->agent_key, sizeof(slot->agent_key));
         if (rc != 0)
             return fail(err, cap, "cannot start the simulated agent of %s: %s", slot->hostname,
-                        rc == ERR_NOMEM ? "out of memory" : client_errmsg());
+                        why);
     }
     time_format(now, (int64_t)time(NULL) * 1000000);
     for (size_t i = 0; i < ARRAY_SIZE(fleet); i++) {
-        rc = simagent_wait_registered(d->agents[i], DEMO_REGISTER_WAIT);
-        simagent_status(d->agents[i], &st);
+        rc = agent_wait_registered(d->agents[i], DEMO_REGISTER_WAIT, host_id, sizeof(host_id), why,
+                                   sizeof(why));
         if (rc != 0)
             return fail(err, cap, "simulated host %s did not register: %s", d->slots[i].hostname,
-                        st.error[0] ? st.error : "timed out");
+                        why);
         if (d->slots[i].resume)
             continue; /* its cost basis is kept */
-        snprintf(path, sizeof(path), "/v1/hosts/%s/cost", st.host_id);
+        snprintf(path, sizeof(path), "/v1/hosts/%s/cost", host_id);
         rc = call(d, "PUT", path,
                   json_pack("{s:s,s:s,s:i,s:i,s:f,s:s,s:s}", "purchase_price",
                             fleet[i].purchase_price, "purchased_at", now, "depreciation_years", 5,
@@ -390,7 +398,7 @@ void demo_stop(void *state)
     if (d == NULL)
         return;
     for (size_t i = 0; i < ARRAY_SIZE(fleet); i++)
-        simagent_stop(d->agents[i]);
+        agent_stop(d->agents[i]);
     client_free(d->admin);
     explicit_bzero(d->tenant_key, sizeof(d->tenant_key));
     free(d);

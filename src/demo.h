@@ -5,8 +5,10 @@
  * It sits above the server, the agent and the client (beside main.c), so that none of them
  * depends on another: the server calls these through its serve_hooks. Everything it makes
  * is ordinary platform state (prices, hosts, a tenant, a top-up): the only simulated part is
- * the hosts, whose agents are simagents (src/agent/simagent.h) with GPUs named
- * "GPU-SIM-<hostname>-<i>" on hosts named "sim-...".
+ * the hosts, whose agents are the real agent loop (src/agent/agent.h, agent_start) on threads
+ * of the server's process, with SIMULATED GPUs named "GPU-SIM-<hostname>-<i>" on hosts named
+ * "sim-..." and the SIMULATED runtime, which executes nothing (`sleep N`, `true` and `false`
+ * end as they would; any other command runs until stopped).
  */
 #ifndef GPURENT_DEMO_H
 #define GPURENT_DEMO_H
@@ -27,8 +29,9 @@
  */
 int demo_start(const char *url, const char *admin_key, void **state, char *err, size_t cap);
 
-/* Stop the simulated agents (joining their threads) and free the state. Accepts NULL.
- * Call it before the HTTP server stops, or the agents log failed heartbeats. */
+/* Stop the simulated agents (joining their threads: up to a heartbeat, 1 s) and free the
+ * state. Accepts NULL. Call it before the HTTP server stops, or the agents log failed
+ * heartbeats. */
 void demo_stop(void *state);
 
 /* The demo tenant's id and API key (borrowed from state, valid until demo_stop). */

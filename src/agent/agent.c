@@ -11,7 +11,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +38,7 @@
 static const char agent_usage[] =
     "usage: gpurent agent --server URL --join-token T [--data-dir D] [--gpus nvml|sim:NxMODEL]\n"
     "                     [--heartbeat-interval S] [--fence-after S] [--stop-grace S]\n"
-    "                     [--runtime exec|docker] [--hostname H]\n"
+    "                     [--runtime exec|docker|sim] [--hostname H] [--list-gpus]\n"
     "\n"
     "Run the host agent of a GPU server: register with the control plane (once: the\n"
     "credentials are kept in DATA/agent.json), heartbeat with telemetry and the rentals it\n"
@@ -51,8 +54,11 @@ static const char agent_usage[] =
     "  --fence-after S           stop every workload after S seconds without the control\n"
     "                            plane (240)\n"
     "  --stop-grace S            SIGTERM, then SIGKILL after S seconds (10)\n"
-    "  --runtime exec|docker     how workloads run (exec)\n"
-    "  --hostname H              the name to register (the system's host name)\n";
+    "  --runtime exec|docker|sim how workloads run (exec); sim[:SECONDS] executes nothing\n"
+    "                            (SIMULATED: a workload lives until stopped, or SECONDS)\n"
+    "  --hostname H              the name to register (the system's host name)\n"
+    "  --list-gpus               print the GPUs --gpus finds, one CSV line each, and exit\n"
+    "                            (no --server needed)\n";
 
 enum held_state { H_RUNNING, H_EXITED, H_FAILED, H_STOPPING };
 
@@ -69,17 +75,38 @@ struct held {
     bool notified; /* told of a spot preemption notice (SIGTERM sent) */
     char detail[RUNTIME_DETAIL_MAX];
     bool in_run; /* listed in the latest reply's run */
+    /* the control plane was told it runs: a workload that ends before that is reported
+       running once first, so its start (started_at) is never lost */
+    bool told_running;
+    bool telling_running; /* in the heartbeat in flight */
 };
+
+enum agent_phase { PHASE_STARTING, PHASE_REGISTERED, PHASE_FAILED };
 
 struct agent {
     /* options */
     const char *server;
     const char *join_token;
-    const char *data_dir;
+    const char *data_dir; /* NULL: no credentials file (an in-process agent) */
     const char *gpus_spec;
     const char *runtime_kind;
     char hostname[64];
     unsigned heartbeat_s, fence_s, grace_s;
+    char log_prefix[128]; /* "gpurent: agent: " */
+    char *copies[8];      /* strings an in-process agent owns */
+
+    atomic_int stop; /* end the loop between rounds */
+    /* a self-pipe: a byte in wake[1] (a workload exited: SIGCHLD; or stop) gives up the
+       long-poll in flight, so that an exit is reported at once; -1 when none */
+    int wake[2];
+    /* an in-process agent (agent_start): its thread and what agent_wait_registered reads */
+    pthread_t thread;
+    bool threaded;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    enum agent_phase phase;
+    char failure[256];
+    char key[KEY_MAX]; /* given credentials (agent_config.agent_key) */
 
     struct client *client; /* owned */
     struct gpu_backend gpu;
@@ -90,16 +117,50 @@ struct agent {
     char host_id[64];
     int64_t last_ok_ms; /* the last heartbeat answered 2xx */
     int64_t last_sample_ms;
-    bool failing; /* heartbeats are failing: logged once per episode */
+    bool failing;      /* heartbeats are failing: logged once per episode */
+    bool more_to_tell; /* the heartbeat being sent leaves news for the next: do not wait */
     bool fenced;
 };
 
-static volatile sig_atomic_t stop_requested;
+static atomic_int *_Atomic signal_stop; /* the `gpurent agent` process's own agent */
+static atomic_int signal_wake = -1;     /* and its wake[1] */
+
+static void wake_up(int fd)
+{
+    int saved = errno;
+
+    if (fd >= 0 && write(fd, "w", 1) < 0) {
+        /* full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    atomic_int *stop = atomic_load(&signal_stop);
+
+    if (sig != SIGCHLD && stop != NULL)
+        atomic_store(stop, 1);
+    wake_up(atomic_load(&signal_wake));
+}
+
+static void drain_wake(struct agent *a)
+{
+    char junk[64];
+
+    while (a->wake[0] >= 0 && read(a->wake[0], junk, sizeof(junk)) > 0) {
+    }
+}
+
+__attribute__((format(printf, 2, 3))) static void alog(const struct agent *a, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s%s\n", a->log_prefix, line); /* one write: threads do not interleave */
 }
 
 static int64_t now_ms(void)
@@ -111,15 +172,15 @@ static int64_t now_ms(void)
 }
 
 /* Sleep until deadline, waking for a signal: true when asked to stop. */
-static bool sleep_until(int64_t deadline)
+static bool sleep_until(struct agent *a, int64_t deadline)
 {
-    while (!stop_requested && now_ms() < deadline) {
+    while (!atomic_load(&a->stop) && now_ms() < deadline) {
         int64_t left = deadline - now_ms();
         struct timespec ts = {0, (left > 100 ? 100 : left) * 1000000L};
 
         nanosleep(&ts, NULL);
     }
-    return stop_requested != 0;
+    return atomic_load(&a->stop) != 0;
 }
 
 /* ---- credentials: DATA/agent.json ----------------------------------------------------- */
@@ -129,14 +190,20 @@ static void creds_path(char *buf, size_t len, const struct agent *a)
     snprintf(buf, len, "%s/agent.json", a->data_dir);
 }
 
-/* 0 and the key in key (and a->host_id), 1 when there is no file, -1 when it is unusable. */
-static int creds_load(struct agent *a, char *key, size_t keylen)
+/* 0 and the key in a->key (and a->host_id), 1 when there is no file, -1 when it is unusable. */
+static int creds_load(struct agent *a)
 {
+    char *key = a->key;
+    size_t keylen = sizeof(a->key);
     char path[4096];
     json_error_t jerr;
     const char *host, *k, *server;
     json_t *j;
 
+    if (a->key[0] != '\0') /* given (an in-process agent) */
+        return 0;
+    if (a->data_dir == NULL)
+        return 1;
     creds_path(path, sizeof(path), a);
     if (access(path, F_OK) != 0)
         return 1;
@@ -145,14 +212,13 @@ static int creds_load(struct agent *a, char *key, size_t keylen)
     k = json_string_value(json_object_get(j, "agent_key"));
     server = json_string_value(json_object_get(j, "server"));
     if (host == NULL || k == NULL || strlen(host) >= sizeof(a->host_id) || strlen(k) >= keylen) {
-        fprintf(stderr, "gpurent: agent: %s: not valid credentials (line %d: %s)\n", path,
-                jerr.line, j == NULL ? jerr.text : "host_id or agent_key missing");
+        alog(a, "%s: not valid credentials (line %d: %s)", path, jerr.line,
+             j == NULL ? jerr.text : "host_id or agent_key missing");
         json_decref(j);
         return -1;
     }
     if (server != NULL && strcmp(server, a->server) != 0)
-        fprintf(stderr, "gpurent: agent: %s was registered with %s, not %s: using it anyway\n",
-                path, server, a->server);
+        alog(a, "%s was registered with %s, not %s: using it anyway", path, server, a->server);
     snprintf(a->host_id, sizeof(a->host_id), "%s", host);
     snprintf(key, keylen, "%s", k);
     json_decref(j);
@@ -166,6 +232,8 @@ static int creds_save(const struct agent *a, const char *key)
     int fd, rc = -1;
     size_t n;
 
+    if (a->data_dir == NULL)
+        return 0; /* an in-process agent keeps them in memory */
     creds_path(path, sizeof(path), a);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     j = json_pack("{s:s,s:s,s:s}", "host_id", a->host_id, "agent_key", key, "server", a->server);
@@ -218,30 +286,29 @@ static int agent_register(struct agent *a)
         json_decref(reply);
         reply = NULL;
         if (status >= 400 && status < 500) {
-            fprintf(stderr, "gpurent: agent: cannot register: %s\n", client_errmsg());
+            alog(a, "cannot register: %s", client_errmsg());
+            pthread_mutex_lock(&a->mu);
+            snprintf(a->failure, sizeof(a->failure), "cannot register: %s", client_errmsg());
+            pthread_mutex_unlock(&a->mu);
             goto out;
         }
-        fprintf(stderr, "gpurent: agent: cannot register yet: %s (retrying)\n", client_errmsg());
-        if (sleep_until(now_ms() + backoff))
+        alog(a, "cannot register yet: %s (retrying)", client_errmsg());
+        if (sleep_until(a, now_ms() + backoff))
             goto out;
         backoff = backoff * 2 > REGISTER_BACKOFF_MAX ? REGISTER_BACKOFF_MAX : backoff * 2;
     }
     host = json_string_value(json_object_get(reply, "host_id"));
     key = json_string_value(json_object_get(reply, "agent_key"));
     if (host == NULL || key == NULL || strlen(host) >= sizeof(a->host_id)) {
-        fprintf(stderr, "gpurent: agent: the register reply has no host_id or agent_key\n");
+        alog(a, "the register reply has no host_id or agent_key");
         goto out;
     }
     snprintf(a->host_id, sizeof(a->host_id), "%s", host);
     if (creds_save(a, key) != 0)
-        fprintf(stderr,
-                "gpurent: agent: cannot save %s/agent.json: a restart will need a new "
-                "join token\n",
-                a->data_dir);
+        alog(a, "cannot save %s/agent.json: a restart will need a new join token", a->data_dir);
     if (client_set_key(a->client, key) != 0)
         goto out;
-    fprintf(stderr, "gpurent: agent: registered as host %s (%u GPUs, %s)\n", a->host_id,
-            a->gpu_count, a->gpu.ops->name);
+    alog(a, "registered as host %s (%u GPUs, %s)", a->host_id, a->gpu_count, a->gpu.ops->name);
     rc = 0;
 out:
     json_decref(body);
@@ -285,7 +352,7 @@ static void forget_held(struct agent *a, struct held *h)
 static void begin_stop(struct agent *a, struct held *h, const char *why)
 {
     if (h->state == H_RUNNING) {
-        fprintf(stderr, "gpurent: agent: stopping %s (%s)\n", h->id, why);
+        alog(a, "stopping %s (%s)", h->id, why);
         a->rt->ops->stop(a->rt, h->id);
         h->state = H_STOPPING;
     } else if (h->state != H_STOPPING) {
@@ -312,12 +379,13 @@ static void poll_all(struct agent *a)
             h->state = H_EXITED;
             h->exit_code = -1;
             h->fenced = false;
+            h->told_running = true; /* its start was told, or is moot: the exit is what counts */
         } else if (h->state == H_STOPPING) {
             forget_held(a, h);
         } else {
             h->state = H_EXITED;
             h->exit_code = st == RUNTIME_EXITED ? code : -1;
-            fprintf(stderr, "gpurent: agent: %s exited with %d\n", h->id, h->exit_code);
+            alog(a, "%s exited with %d", h->id, h->exit_code);
         }
     }
 }
@@ -334,7 +402,10 @@ static void start_held(struct agent *a, struct held *h, const json_t *e)
     const char *k;
     int rc;
 
-    if (json_array_size(cmd) == 0 || json_array_size(cmd) > ARGV_MAX) {
+    /* the SIMULATED runtime runs a rental without a workload until it is stopped (the demo's
+       rentals); a real runtime has nothing to run */
+    if ((json_array_size(cmd) == 0 && a->rt->ops != &runtime_sim_ops) ||
+        json_array_size(cmd) > ARGV_MAX) {
         h->state = H_FAILED;
         snprintf(h->detail, sizeof(h->detail), "the workload has no command");
         goto out;
@@ -369,13 +440,16 @@ static void start_held(struct agent *a, struct held *h, const json_t *e)
     rc = a->rt->ops->start(a->rt, &spec, h->detail, sizeof(h->detail));
     if (rc != 0) {
         h->state = H_FAILED;
-        fprintf(stderr, "gpurent: agent: %s failed to start: %s\n", h->id, h->detail);
+        alog(a, "%s failed to start: %s", h->id, h->detail);
     } else {
+        char list[GPU_MAX * 4] = "";
+        size_t used = 0;
+
         h->state = H_RUNNING;
-        fprintf(stderr, "gpurent: agent: started %s on GPUs", h->id);
-        for (unsigned g = 0; g < h->gpu_count; g++)
-            fprintf(stderr, "%s%u", g ? "," : " ", h->gpus[g]);
-        fprintf(stderr, "\n");
+        for (unsigned g = 0; g < h->gpu_count && used < sizeof(list); g++)
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%u", g ? "," : "",
+                                     h->gpus[g]);
+        alog(a, "started %s on GPUs %s", h->id, list);
     }
 out:
     for (size_t j = 0; j < n; j++)
@@ -423,8 +497,8 @@ static bool reconcile(struct agent *a, const json_t *reply)
                 if (!h->notified && json_is_string(json_object_get(e, "preempt_at"))) {
                     /* spot preemption notice: the workload gets SIGTERM now, its GPUs are
                        taken at preempt_at */
-                    fprintf(stderr, "gpurent: agent: %s will be preempted at %s: SIGTERM\n", h->id,
-                            json_string_value(json_object_get(e, "preempt_at")));
+                    alog(a, "%s will be preempted at %s: SIGTERM", h->id,
+                         json_string_value(json_object_get(e, "preempt_at")));
                     a->rt->ops->notify(a->rt, h->id);
                     h->notified = true;
                 }
@@ -480,6 +554,7 @@ static json_t *heartbeat_body(struct agent *a)
     a->gpu.ops->telemetry(&a->gpu, busy, samples, a->gpu_count,
                           (double)(t - a->last_sample_ms) / 1000.0);
     a->last_sample_ms = t;
+    a->more_to_tell = false;
     body = json_pack("{s:[],s:[]}", "telemetry", "rentals");
     if (body == NULL)
         return NULL;
@@ -492,16 +567,20 @@ static json_t *heartbeat_body(struct agent *a)
                                              "power_w", (json_int_t)(samples[i].power_w + 0.5),
                                              "temp_c", (json_int_t)(samples[i].temp_c + 0.5)));
     for (size_t i = 0; i < HELD_MAX; i++) {
-        const struct held *h = &a->held[i];
+        struct held *h = &a->held[i];
+        bool first_running = h->used && h->state == H_EXITED && !h->told_running;
         json_t *o;
 
         if (!h->used || h->state == H_STOPPING)
             continue;
+        h->telling_running = h->state == H_RUNNING || first_running;
         o = json_pack("{s:s,s:I,s:s}", "id", h->id, "epoch", (json_int_t)h->epoch, "state",
-                      names[h->state]);
+                      names[first_running ? H_RUNNING : h->state]);
         if (o == NULL)
             continue;
-        if (h->state == H_EXITED)
+        if (first_running)
+            a->more_to_tell = true; /* its exit, at once in the next heartbeat */
+        else if (h->state == H_EXITED)
             json_object_set_new(o, "exit_code", json_integer(h->exit_code));
         if (h->state == H_FAILED)
             json_object_set_new(o, "detail", json_string(h->detail));
@@ -519,10 +598,8 @@ static void fence(struct agent *a)
 
         if (h->used && h->state == H_RUNNING) {
             if (!any)
-                fprintf(stderr,
-                        "gpurent: agent: no heartbeat answered for %u s: stopping every "
-                        "workload (fenced)\n",
-                        a->fence_s);
+                alog(a, "no heartbeat answered for %u s: stopping every workload (fenced)",
+                     a->fence_s);
             any = true;
             h->fenced = true;
             begin_stop(a, h, "fenced");
@@ -543,25 +620,34 @@ static bool round_once(struct agent *a)
     int status = 0, rc;
     bool acted = false;
     char path[64];
+    struct client_opts opts = {.wake_fd = a->wake[0]};
 
+    drain_wake(a); /* before the poll: an exit after it wakes the heartbeat below */
     poll_all(a);
     if (now_ms() - a->last_ok_ms > (int64_t)a->fence_s * 1000)
         fence(a);
     body = heartbeat_body(a);
     if (body == NULL)
         return false;
-    snprintf(path, sizeof(path), "/v1/agent/heartbeat?wait=%u", a->heartbeat_s);
-    rc = client_request(a->client, "POST", path, body, &status, &reply);
+    snprintf(path, sizeof(path), "/v1/agent/heartbeat?wait=%u",
+             a->more_to_tell ? 0 : a->heartbeat_s);
+    rc = client_request_opts(a->client, "POST", path, body, &opts, &status, &reply);
     json_decref(body);
+    for (size_t i = 0; i < HELD_MAX; i++) {
+        a->held[i].told_running |= rc == 0 && a->held[i].telling_running;
+        a->held[i].telling_running = false;
+    }
+    if (rc == CLIENT_WOKEN)
+        return true; /* a workload exited (or a stop): the next round reports it at once */
     if (rc == 0) {
         a->last_ok_ms = now_ms();
         if (a->failing || a->fenced)
-            fprintf(stderr, "gpurent: agent: heartbeats answered again\n");
+            alog(a, "heartbeats answered again");
         a->failing = false;
         a->fenced = false;
-        acted = reconcile(a, reply);
+        acted = reconcile(a, reply) || a->more_to_tell;
     } else if (!a->failing) {
-        fprintf(stderr, "gpurent: agent: heartbeat failed: %s\n", client_errmsg());
+        alog(a, "heartbeat failed: %s", client_errmsg());
         a->failing = true;
     }
     json_decref(reply);
@@ -583,8 +669,9 @@ static void adopt(struct agent *a)
             break;
         h->state = found[i].alive ? H_RUNNING : H_EXITED;
         h->exit_code = found[i].exit_code;
-        fprintf(stderr, "gpurent: agent: %s %s\n", h->id,
-                found[i].alive ? "adopted (still running)" : "ended while the agent was away");
+        h->told_running = true; /* a previous agent reported it */
+        alog(a, "%s %s", h->id,
+             found[i].alive ? "adopted (still running)" : "ended while the agent was away");
     }
 }
 
@@ -603,7 +690,7 @@ static int parse_seconds(const char *opt, const char *v, unsigned lo, unsigned h
     return 0;
 }
 
-static int parse_args(struct agent *a, int argc, char **argv)
+static int parse_args(struct agent *a, int argc, char **argv, bool *list_gpus)
 {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -611,6 +698,10 @@ static int parse_args(struct agent *a, int argc, char **argv)
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             fputs(agent_usage, stdout);
             return 1;
+        }
+        if (strcmp(o, "--list-gpus") == 0) {
+            *list_gpus = true;
+            continue;
         }
         if (strncmp(o, "--", 2) != 0) {
             fprintf(stderr, "gpurent: agent: unexpected argument '%s'\n", o);
@@ -651,78 +742,44 @@ static int parse_args(struct agent *a, int argc, char **argv)
             return -1;
         }
     }
-    if (a->server == NULL) {
+    if (a->server == NULL && !*list_gpus) {
         fprintf(stderr, "gpurent: agent: --server URL is required\n");
         return -1;
     }
     return 0;
 }
 
-int agent_main(int argc, char **argv)
+/* Open the runtime and the GPUs and discover these: 0, or -1 with err. */
+static int agent_open(struct agent *a, char *err, size_t errlen)
 {
-    char err[512], key[KEY_MAX] = "";
-    struct agent *a = calloc(1, sizeof(*a));
-    struct sigaction sa;
-    int rc = 1, creds;
+    if (runtime_new(&a->rt, a->runtime_kind, a->data_dir, a->grace_s * 1000, err, errlen) != 0 ||
+        gpu_open(&a->gpu, a->gpus_spec, a->hostname, err, errlen) != 0 ||
+        a->gpu.ops->discover(&a->gpu, a->gpus, &a->gpu_count, err, errlen) != 0)
+        return -1;
+    return 0;
+}
 
-    if (a == NULL)
-        return 1;
-    a->data_dir = "./gpurent-agent";
-    a->gpus_spec = "nvml";
-    a->runtime_kind = "exec";
-    a->heartbeat_s = 5;
-    a->fence_s = 240;
-    a->grace_s = 10;
-    if (gethostname(a->hostname, sizeof(a->hostname) - 1) != 0 || a->hostname[0] == '\0')
-        snprintf(a->hostname, sizeof(a->hostname), "gpurent-host");
-    switch (parse_args(a, argc, argv)) {
-    case 0:
-        break;
-    case 1:
-        rc = 0;
-        goto out;
-    default:
-        fputs(agent_usage, stderr);
-        rc = EXIT_USAGE;
-        goto out;
-    }
-    if (runtime_new(&a->rt, a->runtime_kind, a->data_dir, a->grace_s * 1000, err, sizeof(err)) !=
-            0 ||
-        gpu_open(&a->gpu, a->gpus_spec, a->hostname, err, sizeof(err)) != 0 ||
-        a->gpu.ops->discover(&a->gpu, a->gpus, &a->gpu_count, err, sizeof(err)) != 0) {
-        fprintf(stderr, "gpurent: agent: %s\n", err);
-        goto out;
-    }
-    creds = creds_load(a, key, sizeof(key));
-    if (creds < 0)
-        goto out;
-    if (creds > 0 && (a->join_token == NULL || *a->join_token == '\0')) {
-        fprintf(stderr, "gpurent: agent: not registered yet: --join-token T is required\n");
-        rc = EXIT_USAGE;
-        goto out;
-    }
-    if (client_new(&a->client, a->server, creds == 0 ? key : NULL) != 0) {
-        fprintf(stderr, "gpurent: agent: --server %s: %s\n", a->server, client_errmsg());
-        rc = EXIT_USAGE;
-        goto out;
-    }
-    /* a heartbeat may be held up to the interval (long-poll) */
-    client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS + (long)a->heartbeat_s * 1000);
-    client_set_reply_max(a->client, 4 * 1024 * 1024);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+static void set_phase(struct agent *a, enum agent_phase phase)
+{
+    pthread_mutex_lock(&a->mu);
+    a->phase = phase;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Adopt, register (or resume with the credentials held), then heartbeat until a->stop. */
+static int agent_loop(struct agent *a, bool registered)
+{
     adopt(a);
-    if (creds == 0)
-        fprintf(stderr, "gpurent: agent: host %s (from %s/agent.json), %u GPUs (%s)\n", a->host_id,
-                a->data_dir, a->gpu_count, a->gpu.ops->name);
+    if (registered)
+        alog(a, "host %s (%s), %u GPUs (%s)", a->host_id,
+             a->data_dir != NULL ? "from DATA/agent.json" : "credentials given", a->gpu_count,
+             a->gpu.ops->name);
     else if (agent_register(a) != 0)
-        goto out;
+        return -1;
+    set_phase(a, PHASE_REGISTERED);
     a->last_ok_ms = a->last_sample_ms = now_ms();
-    for (unsigned quick = 0; !stop_requested;) {
+    for (unsigned quick = 0; !atomic_load(&a->stop);) {
         int64_t start = now_ms();
         bool acted = round_once(a);
         bool held = now_ms() - start >= (int64_t)a->heartbeat_s * 1000 - 500;
@@ -734,18 +791,283 @@ int agent_main(int argc, char **argv)
            interval */
         if (a->failing || (!acted && !held && ++quick > 1)) {
             quick = 0;
-            sleep_until(start + (int64_t)a->heartbeat_s * 1000);
+            sleep_until(a, start + (int64_t)a->heartbeat_s * 1000);
         } else if (acted || held) {
             quick = 0;
         }
     }
-    fprintf(stderr, "gpurent: agent: stopping; workloads keep running for the next agent\n");
-    rc = 0;
-out:
-    explicit_bzero(key, sizeof(key));
+    return 0;
+}
+
+static struct agent *agent_alloc(void)
+{
+    struct agent *a = calloc(1, sizeof(*a));
+
+    if (a == NULL)
+        return NULL;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    if (pipe2(a->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        a->wake[0] = a->wake[1] = -1;
+    } else if (a->wake[0] == 0) { /* stdin was closed: fd 0 is no wake_fd */
+        close(a->wake[0]);
+        close(a->wake[1]);
+        a->wake[0] = a->wake[1] = -1;
+    }
+    a->data_dir = "./gpurent-agent";
+    a->gpus_spec = "nvml";
+    a->runtime_kind = "exec";
+    a->heartbeat_s = 5;
+    a->fence_s = 240;
+    a->grace_s = 10;
+    snprintf(a->log_prefix, sizeof(a->log_prefix), "gpurent: agent: ");
+    return a;
+}
+
+static void agent_free(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    explicit_bzero(a->key, sizeof(a->key));
     client_free(a->client);
     gpu_close(&a->gpu);
     runtime_free(a->rt);
+    for (size_t i = 0; i < ARRAY_SIZE(a->copies); i++)
+        free(a->copies[i]);
+    if (a->wake[0] >= 0) {
+        close(a->wake[0]);
+        close(a->wake[1]);
+    }
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
     free(a);
+}
+
+/* --list-gpus: what discovery and one telemetry sample give, as CSV on stdout. */
+static int list_gpus(struct agent *a)
+{
+    struct gpu_sample samples[GPU_MAX];
+    bool busy[GPU_MAX] = {false};
+    int rc;
+
+    memset(samples, 0, sizeof(samples));
+    rc = a->gpu.ops->telemetry(&a->gpu, busy, samples, a->gpu_count, 0);
+    printf("index,uuid,model,memory_mib,pci_bus_id,nvlink_island,util_pct,mem_used_mib,power_w,"
+           "temp_c\n");
+    for (unsigned i = 0; i < a->gpu_count; i++) {
+        const struct gpu_info *g = &a->gpus[i];
+        const struct gpu_sample *t = &samples[i];
+
+        printf("%u,%s,%s,%u,%s,%u,%.0f,%.0f,%.2f,%.0f\n", g->index, g->uuid, g->model,
+               g->memory_mib, g->pci_bus_id, g->nvlink_island, t->util_pct, t->mem_used_mib,
+               t->power_w, t->temp_c);
+    }
+    if (rc != 0)
+        fprintf(stderr, "gpurent: agent: %s: some telemetry could not be read\n", a->gpu.ops->name);
+    return rc != 0 ? 1 : 0;
+}
+
+int agent_main(int argc, char **argv)
+{
+    char err[512];
+    struct agent *a = agent_alloc();
+    struct sigaction sa;
+    bool list = false;
+    int rc = 1, creds;
+
+    if (a == NULL)
+        return 1;
+    if (gethostname(a->hostname, sizeof(a->hostname) - 1) != 0 || a->hostname[0] == '\0')
+        snprintf(a->hostname, sizeof(a->hostname), "gpurent-host");
+    switch (parse_args(a, argc, argv, &list)) {
+    case 0:
+        break;
+    case 1:
+        rc = 0;
+        goto out;
+    default:
+        fputs(agent_usage, stderr);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (list) {
+        if (gpu_open(&a->gpu, a->gpus_spec, a->hostname, err, sizeof(err)) != 0 ||
+            a->gpu.ops->discover(&a->gpu, a->gpus, &a->gpu_count, err, sizeof(err)) != 0) {
+            fprintf(stderr, "gpurent: agent: %s\n", err);
+            goto out;
+        }
+        rc = list_gpus(a);
+        goto out;
+    }
+    if (agent_open(a, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gpurent: agent: %s\n", err);
+        goto out;
+    }
+    creds = creds_load(a);
+    if (creds < 0)
+        goto out;
+    if (creds > 0 && (a->join_token == NULL || *a->join_token == '\0')) {
+        fprintf(stderr, "gpurent: agent: not registered yet: --join-token T is required\n");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (client_new(&a->client, a->server, creds == 0 ? a->key : NULL) != 0) {
+        fprintf(stderr, "gpurent: agent: --server %s: %s\n", a->server, client_errmsg());
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    /* a heartbeat may be held up to the interval (long-poll) */
+    client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS + (long)a->heartbeat_s * 1000);
+    client_set_reply_max(a->client, 4 * 1024 * 1024);
+    atomic_store(&signal_stop, &a->stop);
+    atomic_store(&signal_wake, a->wake[1]);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL); /* a workload exited: report it now, not after the poll */
+    signal(SIGPIPE, SIG_IGN);
+    if (agent_loop(a, creds == 0) != 0)
+        goto out;
+    alog(a, "stopping; workloads keep running for the next agent");
+    rc = 0;
+out:
+    atomic_store(&signal_wake, -1);
+    atomic_store(&signal_stop, NULL);
+    agent_free(a);
     return rc;
+}
+
+/* ---- in-process agents (agent_start) ------------------------------------------------------ */
+
+static void *agent_thread(void *arg)
+{
+    struct agent *a = arg;
+
+    if (agent_loop(a, a->key[0] != '\0') != 0) {
+        pthread_mutex_lock(&a->mu);
+        if (a->failure[0] == '\0')
+            snprintf(a->failure, sizeof(a->failure), "stopped before registering");
+        pthread_mutex_unlock(&a->mu);
+        set_phase(a, PHASE_FAILED);
+    }
+    return NULL;
+}
+
+/* A copy that a->copies owns; NULL stays NULL. -1 when out of memory. */
+static int own(struct agent *a, const char **field, const char *v)
+{
+    size_t i = 0;
+
+    if (v == NULL)
+        return 0;
+    while (i < ARRAY_SIZE(a->copies) && a->copies[i] != NULL)
+        i++;
+    if (i == ARRAY_SIZE(a->copies) || (a->copies[i] = strdup(v)) == NULL)
+        return -1;
+    *field = a->copies[i];
+    return 0;
+}
+
+int agent_start(struct agent **out, const struct agent_config *cfg, char *err, size_t errlen)
+{
+    struct agent *a = agent_alloc();
+    bool given = cfg->host_id != NULL && cfg->agent_key != NULL;
+
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    a->data_dir = NULL;
+    if (own(a, &a->server, cfg->server) != 0 || own(a, &a->join_token, cfg->join_token) != 0 ||
+        own(a, &a->data_dir, cfg->data_dir) != 0 || own(a, &a->gpus_spec, cfg->gpus_spec) != 0 ||
+        own(a, &a->runtime_kind, cfg->runtime_kind) != 0) {
+        agent_free(a);
+        snprintf(err, errlen, "out of memory");
+        return ERR_NOMEM;
+    }
+    if (cfg->server == NULL || cfg->hostname == NULL || cfg->hostname[0] == '\0' ||
+        strlen(cfg->hostname) >= sizeof(a->hostname) ||
+        (!given && (cfg->join_token == NULL || cfg->join_token[0] == '\0')) ||
+        (given && (strlen(cfg->host_id) >= sizeof(a->host_id) ||
+                   strlen(cfg->agent_key) >= sizeof(a->key)))) {
+        agent_free(a);
+        snprintf(err, errlen, "a server, a hostname and a join token or credentials are needed");
+        return ERR_INVALID;
+    }
+    snprintf(a->hostname, sizeof(a->hostname), "%s", cfg->hostname);
+    if (cfg->log_prefix != NULL)
+        snprintf(a->log_prefix, sizeof(a->log_prefix), "%s", cfg->log_prefix);
+    if (given) {
+        snprintf(a->host_id, sizeof(a->host_id), "%s", cfg->host_id);
+        snprintf(a->key, sizeof(a->key), "%s", cfg->agent_key);
+    }
+    if (cfg->heartbeat_s > 0)
+        a->heartbeat_s = cfg->heartbeat_s;
+    if (cfg->fence_s > 0)
+        a->fence_s = cfg->fence_s;
+    a->grace_s = cfg->grace_s;
+    if (agent_open(a, err, errlen) != 0) {
+        agent_free(a);
+        return ERR_INVALID;
+    }
+    if (client_new(&a->client, a->server, given ? a->key : NULL) != 0) {
+        snprintf(err, errlen, "--server %s: %s", a->server, client_errmsg());
+        agent_free(a);
+        return ERR_INVALID;
+    }
+    client_set_timeout_ms(a->client, REQUEST_TIMEOUT_MS + (long)a->heartbeat_s * 1000);
+    client_set_reply_max(a->client, 4 * 1024 * 1024);
+    if (pthread_create(&a->thread, NULL, agent_thread, a) != 0) {
+        snprintf(err, errlen, "cannot start a thread");
+        agent_free(a);
+        return ERR_NOMEM;
+    }
+    a->threaded = true;
+    *out = a;
+    return 0;
+}
+
+int agent_wait_registered(struct agent *a, unsigned timeout_ms, char *host_id, size_t len,
+                          char *err, size_t errlen)
+{
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (a->phase == PHASE_STARTING && rc == 0)
+        rc = pthread_cond_timedwait(&a->cv, &a->mu, &until);
+    if (a->phase == PHASE_REGISTERED) {
+        snprintf(host_id, len, "%s", a->host_id);
+        rc = 0;
+    } else if (a->phase == PHASE_FAILED) {
+        snprintf(err, errlen, "%s", a->failure);
+        rc = ERR_INVALID;
+    } else {
+        snprintf(err, errlen, "not registered after %u ms", timeout_ms);
+        rc = ERR_IO;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+void agent_stop(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    atomic_store(&a->stop, 1);
+    wake_up(a->wake[1]); /* give up the long-poll in flight */
+    if (a->threaded)
+        pthread_join(a->thread, NULL);
+    agent_free(a);
 }

@@ -18,14 +18,16 @@
 #define GPU_MAX       32 /* as MAX_GPUS_PER_HOST */
 #define GPU_UUID_MAX  96
 #define GPU_MODEL_MAX 64
+#define GPU_BUSID_MAX 32
 
 /* A GPU as the agent registers it. */
 struct gpu_info {
-    unsigned index;            /* 0..count-1, NVML's order */
-    char uuid[GPU_UUID_MAX];   /* "GPU-..." */
-    char model[GPU_MODEL_MAX]; /* the catalogue's model name */
-    unsigned memory_mib;       /* total memory */
-    unsigned nvlink_island;    /* GPUs with the same number talk over NVLink */
+    unsigned index;                 /* 0..count-1, NVML's order */
+    char uuid[GPU_UUID_MAX];        /* "GPU-..." */
+    char model[GPU_MODEL_MAX];      /* the catalogue's model name */
+    unsigned memory_mib;            /* total memory */
+    unsigned nvlink_island;         /* GPUs with the same number talk over NVLink */
+    char pci_bus_id[GPU_BUSID_MAX]; /* "00000000:07:00.0" (nvidia-smi's pci.bus_id) */
 };
 
 /* One GPU's telemetry, as sent in a heartbeat. */

@@ -78,6 +78,7 @@ static void uf_join(unsigned *parent, unsigned a, unsigned b)
         parent[a] = b;
 }
 
+/* NVLink islands, and each GPU's PCI bus id on the way. */
 static void nvml_islands(struct nvml *n, struct gpu_info *gpus, unsigned count)
 {
     struct nvml_pci_info pci[GPU_MAX];
@@ -90,6 +91,8 @@ static void nvml_islands(struct nvml *n, struct gpu_info *gpus, unsigned count)
     for (unsigned i = 0; i < count; i++) {
         memset(&pci[i], 0, sizeof(pci[i]));
         n->get_pci(n->dev[i], &pci[i]);
+        snprintf(gpus[i].pci_bus_id, sizeof(gpus[i].pci_bus_id), "%.*s", GPU_BUSID_MAX - 1,
+                 pci[i].bus_id);
     }
     for (unsigned i = 0; i < count && n->get_link_state != NULL; i++) {
         for (unsigned l = 0; l < NVML_MAX_LINKS; l++) {
@@ -164,10 +167,15 @@ static int nvml_telemetry(struct gpu_backend *b, const bool *busy, struct gpu_sa
         struct nvml_memory mem = {0};
         unsigned mw = 0, temp = 0;
 
-        if (n->get_util(n->dev[i], &u) != NVML_SUCCESS ||
-            n->get_memory(n->dev[i], &mem) != NVML_SUCCESS ||
-            n->get_power(n->dev[i], &mw) != NVML_SUCCESS ||
-            n->get_temp(n->dev[i], NVML_TEMP_GPU, &temp) != NVML_SUCCESS)
+        /* each reading on its own: one that fails (a board without a power sensor)
+           leaves the others */
+        if (n->get_util(n->dev[i], &u) != NVML_SUCCESS)
+            rc = ERR_IO;
+        if (n->get_memory(n->dev[i], &mem) != NVML_SUCCESS)
+            rc = ERR_IO;
+        if (n->get_power(n->dev[i], &mw) != NVML_SUCCESS)
+            rc = ERR_IO;
+        if (n->get_temp(n->dev[i], NVML_TEMP_GPU, &temp) != NVML_SUCCESS)
             rc = ERR_IO;
         out[i].util_pct = u.gpu;
         out[i].mem_used_mib = (double)mem.used / (1024.0 * 1024.0);

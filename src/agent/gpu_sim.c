@@ -74,6 +74,7 @@ static int sim_discover(struct gpu_backend *b, struct gpu_info *gpus, unsigned *
         snprintf(gpus[i].model, sizeof(gpus[i].model), "%s", s->model);
         gpus[i].memory_mib = s->memory_mib;
         gpus[i].nvlink_island = i / 8;
+        snprintf(gpus[i].pci_bus_id, sizeof(gpus[i].pci_bus_id), "00000000:%02X:00.0", 0x10 + i);
     }
     *count = s->count;
     return 0;

@@ -1,14 +1,15 @@
 /*
  * runtime.h - the host agent's workload runtimes: start, poll, stop and adopt workloads.
  *
- * Two back-ends behind one table (STYLE.md rule 7):
+ * Three back-ends behind one table (STYLE.md rule 7):
  *   - exec (runtime_exec.c): the workload's command runs as a child of the agent, in a
  *     session and process group of its own, its output in DATA/logs/<rental>.log, its state
  *     in DATA/rentals/<rental>.json so that a restarted agent adopts it;
  *   - docker (runtime_docker.c): `docker run -d --name gpurent-<rental> --gpus ...`. Only its
  *     argument construction is tested here; it needs a Docker engine to run.
- * The agent has no simulated runtime of its own: simagent.c keeps the simulated one of
- * `gpurent serve --demo`.
+ *   - sim (runtime_sim.c): SIMULATED, executes nothing: a workload lives until stopped, or
+ *     for a lifetime its command (`sleep N`, `true`, `false`) or "sim:SECONDS" sets, and is
+ *     reported like an exec one. The hosts of `gpurent serve --demo` run it.
  */
 #ifndef GPURENT_AGENT_RUNTIME_H
 #define GPURENT_AGENT_RUNTIME_H
@@ -80,13 +81,17 @@ struct runtime {
 
 extern const struct runtime_ops runtime_exec_ops;
 extern const struct runtime_ops runtime_docker_ops;
+extern const struct runtime_ops runtime_sim_ops;
 
 /*
  * A new runtime of kind "exec" or "docker" over data_dir (created with logs/ and rentals/
- * inside). 0 and *out (owned: runtime_free), or ERR_INVALID / ERR_IO / ERR_NOMEM with err.
+ * inside), or "sim" / "sim:SECONDS" (data_dir and grace unused; may be NULL). 0 and *out
+ * (owned: runtime_free), or ERR_INVALID / ERR_IO / ERR_NOMEM with err.
  */
 int runtime_new(struct runtime **out, const char *kind, const char *data_dir, unsigned grace_ms,
                 char *err, size_t errlen);
+/* The sim runtime alone: kind "sim" (workloads live until stopped) or "sim:SECONDS". */
+int runtime_sim_new(struct runtime **out, const char *kind, char *err, size_t errlen);
 void runtime_free(struct runtime *rt);
 
 /* A rental id safe to use in a file name: [A-Za-z0-9_-]{1,47}. */

@@ -6,8 +6,8 @@
  * workload's env added, stdin from /dev/null and stdout/stderr appended to
  * DATA/logs/<rental>.log. DATA/rentals/<rental>.json keeps {pid, pgid, start_time, epoch}:
  * start_time (field 22 of /proc/PID/stat) tells a live workload from a new process that
- * reuses its pid after an agent restart. An exec failure comes back through a close-on-exec
- * pipe, so a command that does not exist fails the start with its errno.
+ * reuses its pid after an agent restart. The workload is spawned with posix_spawnp (no copy
+ * of the agent's memory), so a command that does not exist fails the start with its errno.
  *
  * While the agent runs, workloads are its children and their exit codes are known
  * (waitpid). An adopted workload is not its child: when it ends, its code is unknown (-1).
@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,29 +183,43 @@ static struct exec_proc *free_proc(struct runtime *rt)
     return NULL;
 }
 
-/* In the child, after fork: only async-signal-safe calls until exec. */
-static void child_exec(const struct workload_spec *w, int log_fd, int err_fd, char **envp)
+/*
+ * Spawn the workload: posix_spawnp (a vfork-like clone: the agent's page tables are not
+ * copied, which fork did for every workload) in a session of its own (POSIX_SPAWN_SETSID),
+ * stdin from /dev/null, stdout and stderr to log_fd, SIGPIPE at its default. An exec
+ * failure comes back as the call's error. 0 and *pid, or an errno.
+ */
+static int spawn_workload(const struct workload_spec *w, int log_fd, char **envp, pid_t *pid)
 {
-    int null_fd, e;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t def;
+    int rc;
 
-    setsid();
-    null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) {
-        dup2(null_fd, 0);
-        if (null_fd > 2)
-            close(null_fd);
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return ENOMEM;
+    if (posix_spawnattr_init(&attr) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return ENOMEM;
     }
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    if (log_fd > 2)
-        close(log_fd);
-    signal(SIGPIPE, SIG_DFL);
-    execvpe(w->argv[0], (char *const *)w->argv, envp);
-    e = errno;
-    if (write(err_fd, &e, sizeof(e)) < 0) {
-        /* nothing more can be done: the parent sees the pipe close without an errno */
-    }
-    _exit(127);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(&attr, &def);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF);
+    if (rc == 0)
+        rc = posix_spawnp(pid, w->argv[0], &fa, &attr, (char *const *)w->argv, envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
 }
 
 extern char **environ;
@@ -239,12 +254,11 @@ static int exec_start(struct runtime *rt, const struct workload_spec *w, char *d
 {
     char path[4096], devices[2 * (sizeof("NVIDIA_VISIBLE_DEVICES=") + RUNTIME_GPUS_MAX * 4)];
     char list[RUNTIME_GPUS_MAX * 4] = "";
-    int log_fd = -1, pipefd[2] = {-1, -1}, child_errno = 0, rc = ERR_IO;
+    int log_fd = -1, spawn_errno, rc = ERR_IO;
     char **envp = NULL, state;
     struct exec_proc *p;
     size_t off = 0;
-    ssize_t got;
-    pid_t pid;
+    pid_t pid = 0;
 
     if (!runtime_id_ok(w->rental_id) || w->argv == NULL || w->argv[0] == NULL ||
         w->gpu_count > RUNTIME_GPUS_MAX) {
@@ -276,25 +290,9 @@ static int exec_start(struct runtime *rt, const struct workload_spec *w, char *d
         snprintf(detail, len, "cannot open %s: %s", path, strerror(errno));
         goto out;
     }
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        snprintf(detail, len, "pipe: %s", strerror(errno));
-        goto out;
-    }
-    pid = fork();
-    if (pid < 0) {
-        snprintf(detail, len, "fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0)
-        child_exec(w, log_fd, pipefd[1], envp);
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    do
-        got = read(pipefd[0], &child_errno, sizeof(child_errno));
-    while (got < 0 && errno == EINTR);
-    if (got == (ssize_t)sizeof(child_errno)) {
-        waitpid(pid, NULL, 0);
-        snprintf(detail, len, "cannot run %s: %s", w->argv[0], strerror(child_errno));
+    spawn_errno = spawn_workload(w, log_fd, envp, &pid);
+    if (spawn_errno != 0) {
+        snprintf(detail, len, "cannot run %s: %s", w->argv[0], strerror(spawn_errno));
         rc = ERR_INVALID;
         goto out;
     }
@@ -314,10 +312,6 @@ static int exec_start(struct runtime *rt, const struct workload_spec *w, char *d
 out:
     if (log_fd >= 0)
         close(log_fd);
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
     free(envp);
     return rc;
 }
@@ -538,12 +532,14 @@ int runtime_new(struct runtime **out, const char *kind, const char *data_dir, un
     struct runtime *rt;
     char sub[4096];
 
+    if (strncmp(kind, "sim", 3) == 0)
+        return runtime_sim_new(out, kind, err, errlen); /* keeps no files */
     if (strcmp(kind, "exec") == 0) {
         ops = &runtime_exec_ops;
     } else if (strcmp(kind, "docker") == 0) {
         ops = &runtime_docker_ops;
     } else {
-        snprintf(err, errlen, "--runtime %s: must be exec or docker", kind);
+        snprintf(err, errlen, "--runtime %s: must be exec, docker or sim", kind);
         return ERR_INVALID;
     }
     if (strlen(data_dir) > 3000) {

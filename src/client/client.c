@@ -27,6 +27,7 @@ struct client {
     char *auth_header;    /* owned; "Authorization: Bearer KEY", or NULL */
     long timeout_ms;
     size_t reply_max;
+    CURLM *multi; /* owned; NULL until a request has a wake_fd */
 };
 
 /* A reply body being received, with its limit. */
@@ -123,6 +124,8 @@ void client_free(struct client *c)
 {
     if (c == NULL)
         return;
+    if (c->multi != NULL)
+        curl_multi_cleanup(c->multi); /* the easy handle is never left in it */
     if (c->easy != NULL)
         curl_easy_cleanup(c->easy);
     pthread_mutex_destroy(&c->lock);
@@ -289,6 +292,47 @@ static bool valid_method(const char *m)
     return false;
 }
 
+/*
+ * The transfer on c->easy through c->multi (which keeps the connection between requests),
+ * given up when wake_fd becomes readable first: *woken, and the connection is closed.
+ */
+static CURLcode perform_wakeable(struct client *c, int wake_fd, bool *woken)
+{
+    CURLcode cc = CURLE_OK;
+    CURLMsg *msg;
+    int running = 1, queued;
+
+    *woken = false;
+    if (c->multi == NULL && (c->multi = curl_multi_init()) == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    for (;;) {
+        struct curl_waitfd extra = {wake_fd, CURL_WAIT_POLLIN, 0};
+
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+            cc = CURLE_FAILED_INIT;
+            break;
+        }
+        if (running == 0)
+            break; /* done: a finished transfer wins over a wake-up */
+        if (curl_multi_poll(c->multi, &extra, 1, 1000, NULL) != CURLM_OK) {
+            cc = CURLE_FAILED_INIT;
+            break;
+        }
+        if (extra.revents & CURL_WAIT_POLLIN) {
+            *woken = true;
+            break;
+        }
+    }
+    while (running == 0 && (msg = curl_multi_info_read(c->multi, &queued)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy)
+            cc = msg->data.result;
+    }
+    curl_multi_remove_handle(c->multi, c->easy);
+    return cc;
+}
+
 int client_request_text(struct client *c, const char *method, const char *path, const char *body,
                         const struct client_opts *opts, int *status, char **reply, size_t *len)
 {
@@ -389,7 +433,18 @@ int client_request_text(struct client *c, const char *method, const char *path, 
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(body ? strlen(body) : 0));
     }
-    cc = curl_easy_perform(c->easy);
+    if (opts != NULL && opts->wake_fd > 0) {
+        bool woken;
+
+        cc = perform_wakeable(c, opts->wake_fd, &woken);
+        if (woken) {
+            set_errmsg("the request to %s was given up (woken)", c->base_url);
+            rc = CLIENT_WOKEN;
+            goto out;
+        }
+    } else {
+        cc = curl_easy_perform(c->easy);
+    }
     if (cc != CURLE_OK) {
         if (buf.too_large) {
             set_errmsg("the reply from %s is larger than %zu bytes", c->base_url, buf.max);

@@ -1,7 +1,7 @@
 /*
  * client.h - the libcurl client of gpurent's REST API (shared/API.md).
  *
- * The CLI, the simulated agents of `gpurent serve --demo` and (later) the real host agent
+ * The CLI and the host agent (`gpurent agent`, and the in-process agents of `serve --demo`)
  * talk to the control plane through this module only; <curl/curl.h> is included nowhere
  * else. A `struct client` holds a base URL, an API key, a timeout and a limit on the size
  * of a reply, and one CURL easy handle that is reused for every request, so connections are
@@ -52,7 +52,14 @@ const char *client_base_url(const struct client *c);
 struct client_opts {
     const char *idempotency_key; /* sent as Idempotency-Key when not NULL */
     const char *accept;          /* Accept header; NULL = application/json */
+    /* > 0: give the request up as soon as this fd is readable (the agent's self-pipe: a
+       workload exited during a long-poll); the call then returns CLIENT_WOKEN, *status 0,
+       and the connection is closed. The caller drains the fd. */
+    int wake_fd;
 };
+
+/* What a request given up for its wake_fd returns (not an error: no ERR_* is positive). */
+#define CLIENT_WOKEN 1
 
 /*
  * Send METHOD base_url+path (path starts with '/', query included and already escaped:

@@ -416,5 +416,68 @@ class RestartPolicyTest(SingleAgentTest):
         self.assertEqual(creds["host_id"], self.agents["one"]["host_id"])
 
 
+
+class HeldHeartbeatExitTest(ServerTestCase):
+    """One agent whose heartbeat the server holds up to 30 s: a workload's exit is reported
+    at once (SIGCHLD gives the held request up), not when the 30 s run out; and a workload
+    that exits at once is still reported running first (its started_at is set)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.server.start()
+        cls.proc = None
+        try:
+            set_price(cls.server, MODEL, "2.00")
+            token = cls.server.admin.post("/v1/join-tokens", {}).json["token"]
+            cls.log = os.path.join(cls.server.tmp, "held.log")
+            with open(cls.log, "wb") as log:
+                cls.proc = subprocess.Popen(
+                    [binary(), "agent", "--server", "http://127.0.0.1:%d" % cls.server.port,
+                     "--join-token", token, "--gpus", "sim:2xA100-80G",
+                     "--heartbeat-interval", "30", "--stop-grace", "1", "--data-dir",
+                     os.path.join(cls.server.tmp, "held"), "--hostname", "held-%d" % os.getpid()],
+                    stdout=log, stderr=subprocess.STDOUT)
+            deadline = time.time() + 15
+            while not any(h["state"] == "ready" for h in cls.server.admin.list_all("/v1/hosts")):
+                if time.time() > deadline:
+                    raise AssertionError("the agent did not register")
+                time.sleep(0.1)
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.proc is not None and cls.proc.poll() is None:
+            cls.proc.kill()
+            cls.proc.wait()
+        super().tearDownClass()
+
+    def test_exit_reported_while_held(self):
+        _, tenant = make_tenant(self.server)
+        time.sleep(1.0)  # the agent's heartbeat is held by now
+        for command, code in ((["true"], 0), (["sh", "-c", "sleep 1; exit 3"], 3)):
+            r = tenant.post("/v1/rentals", {"gpu_model": MODEL, "gpu_count": 1,
+                                            "term": "on_demand", "workload": {"command": command}})
+            self.assertStatus(r, 201)
+            t0 = time.time()
+            got = None
+            while time.time() - t0 < 12:
+                got = tenant.get("/v1/rentals/" + r.json["id"]).json
+                if got["state"] == "ended":
+                    break
+                time.sleep(0.05)
+            with open(self.log, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+            self.assertEqual(got["state"], "ended", log)
+            self.assertLess(time.time() - t0, 8, "%s: the exit waited for the held heartbeat" %
+                            command)
+            self.assertEqual(got["end_reason"], "exited")
+            self.assertEqual(got["exit_code"], code)
+            self.assertIsNotNone(got["started_at"], "%s was never reported running" % command)
+            time.sleep(1.0)  # held again
+
+
 if __name__ == "__main__":
     unittest.main()

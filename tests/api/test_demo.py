@@ -1,7 +1,9 @@
-"""API: `gpurent serve --demo` - the simulated fleet (2 hosts of 8 A100-80G, 1 of 8 H100-80G,
+"""API: `gpurent serve --demo` - the simulated fleet (2 hosts of 8 A100-80G, 1 of 8 H100-80G:
+the real agent loop on threads of the server, with SIMULATED GPUs and the SIMULATED runtime,
 heartbeating every second over the real HTTP path) and the demo tenant with 1000.00. A rental
-made for the demo tenant is started by the simulated agent and billed; a restart keeps the
-fleet and the tenant (no second credit)."""
+made for the demo tenant is started by the simulated agent and billed; a workload's `sleep N`,
+`true` and `false` end as they would; a restart keeps the fleet and the tenant (no second
+credit, no duplicate host) and the hosts heartbeat again."""
 
 import os
 import sys
@@ -83,6 +85,46 @@ class DemoTest(ServerTestCase):
         self.wait_for("the GPUs to be free", lambda: all(
             g["rental_id"] != rid for h in self.hosts() for g in h["gpus"]), 5)
 
+    def test_labelled_simulated(self):
+        hosts = self.wait_for("three demo hosts", lambda: (
+            lambda hs: hs if len(hs) == 3 else None)(self.hosts()), 10)
+        for h in hosts:
+            self.assertTrue(h["hostname"].startswith("sim-"), h["hostname"])
+            for g in h["gpus"]:
+                self.assertEqual(g["uuid"], "GPU-SIM-%s-%d" % (h["hostname"], g["index"]))
+        out = self.server.output()
+        for name in ("sim-a100-1", "sim-a100-2", "sim-h100-1"):
+            self.assertIn("gpurent: demo: agent %s (SIMULATED): " % name, out)
+        self.assertIn("gpurent: demo: a SIMULATED fleet is running", out)
+
+    def test_simulated_workloads_end(self):
+        self.wait_for("the demo tenant", lambda: [
+            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], 10)
+        tid = self.demo_tenant()["id"]
+        want = {"sleep 1": 0, "true": 0, "false": 1}
+        ids = {}
+        for cmd in want:
+            r = self.admin.post("/v1/rentals", {
+                "tenant_id": tid, "gpu_model": "H100-80G", "gpu_count": 1, "term": "on_demand",
+                "workload": {"command": cmd.split()}})
+            self.assertStatus(r, 201)
+            ids[cmd] = r.json["id"]
+        for cmd, code in want.items():
+            got = self.wait_for(cmd + " to end", lambda: (
+                lambda x: x if x["state"] == "ended" else None)(
+                    self.admin.get("/v1/rentals/" + ids[cmd]).json), 8)
+            self.assertEqual(got["end_reason"], "exited", cmd)
+            self.assertEqual(got["exit_code"], code, cmd)
+            # the agent reports a workload running before its exit: the start is never lost
+            self.assertIsNotNone(got["started_at"], cmd)
+        slept = self.admin.get("/v1/rentals/" + ids["sleep 1"]).json
+        s0, _ = parse_time(slept["started_at"])
+        s1, _ = parse_time(slept["ended_at"])
+        self.assertGreaterEqual(s1 - s0, 900000, "sleep 1 lived a second")
+        self.assertLess(s1 - s0, 3500000)
+        out = self.server.output()
+        self.assertIn("(SIMULATED): %s exited with 1" % ids["false"], out)
+
     def test_restart_keeps_demo(self):
         self.wait_for("the demo tenant", lambda: [
             t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], 10)
@@ -94,6 +136,14 @@ class DemoTest(ServerTestCase):
         after = self.demo_tenant()
         self.assertEqual(after["id"], before["id"])
         self.assertEqual(after["balance"], before["balance"], "credited again on restart")
+        # the resumed hosts heartbeat again (their agents restarted with the server)
+        restarted = time.time()
+        time.sleep(1.5)
+        for h in self.hosts():
+            hb, _ = parse_time(h["last_heartbeat_at"])
+            self.assertGreater(hb, (restarted - 0.5) * 1e6,
+                               "host %s did not heartbeat" % h["hostname"])
+            self.assertEqual(h["state"], "ready")
 
 
 if __name__ == "__main__":

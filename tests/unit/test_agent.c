@@ -4,6 +4,7 @@
  */
 #include "../../src/common/compat.h"
 
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -91,6 +92,96 @@ static void test_nvml_absent(void **state)
     assert_string_equal(err, "--gpus nvml: libnvidia-ml.so.1 not found (no NVIDIA driver?); use "
                              "--gpus sim:8xA100-80G for a simulated host");
     assert_null(b.priv);
+}
+
+/*
+ * NVML against tests/unit/fake_nvml.c loaded by path (FAKE_NVML_PATH): its five GPUs'
+ * identity, memory, PCI bus ids, NVLink islands (a direct link, an NVSwitch, a disabled
+ * link) and telemetry, parsed exactly; then init, identity and power failures and no GPU.
+ */
+static void test_nvml_fake(void **state)
+{
+    static const char *const models[] = {"A100-SXM4-80GB", "A100-SXM4-80GB", "H100-80GB-HBM3",
+                                         "H100-80GB-HBM3", "L4"};
+    static const unsigned memory[] = {81920, 81920, 81559, 81559, 23034};
+    static const unsigned islands[] = {0, 0, 1, 1, 2};
+    static const char *const buses[] = {"00000000:07:00.0", "00000000:0F:00.0", "00000000:47:00.0",
+                                        "00000000:4E:00.0", "00000000:87:00.0"};
+    void (*set)(unsigned, int, int, int);
+    void (*calls)(int *, int *);
+    struct gpu_info gpus[GPU_MAX];
+    struct gpu_sample s[GPU_MAX];
+    bool busy[GPU_MAX] = {false};
+    struct gpu_backend b = {0};
+    int inits = 0, shutdowns = 0;
+    unsigned n = 0;
+    char err[256], uuid[64];
+    void *lib;
+
+    (void)state;
+    lib = dlopen(FAKE_NVML_PATH, RTLD_NOW | RTLD_LOCAL); /* the same copy gpu_nvml_open gets */
+    assert_non_null(lib);
+    *(void **)&set = dlsym(lib, "fake_nvml_set");
+    *(void **)&calls = dlsym(lib, "fake_nvml_calls");
+    assert_non_null(set);
+    assert_non_null(calls);
+
+    assert_int_equal(gpu_nvml_open(&b, FAKE_NVML_PATH, err, sizeof(err)), 0);
+    assert_string_equal(b.ops->name, "nvml");
+    assert_int_equal(b.ops->discover(&b, gpus, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 5);
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(uuid, sizeof(uuid), "GPU-11111111-2222-3333-4444-55555555555%u", i);
+        assert_int_equal(gpus[i].index, i);
+        assert_string_equal(gpus[i].uuid, uuid);
+        assert_string_equal(gpus[i].model, models[i]);
+        assert_int_equal(gpus[i].memory_mib, memory[i]);
+        assert_int_equal(gpus[i].nvlink_island, islands[i]);
+        assert_string_equal(gpus[i].pci_bus_id, buses[i]);
+    }
+    assert_int_equal(b.ops->telemetry(&b, busy, s, n, 5), 0);
+    assert_true(s[0].util_pct == 37 && s[0].mem_used_mib == 1024 && s[0].temp_c == 61);
+    assert_true(s[0].power_w > 251.233 && s[0].power_w < 251.235); /* 251234 mW */
+    assert_true(s[2].util_pct == 99 && s[2].mem_used_mib == 40000 && s[2].temp_c == 80);
+    assert_true(s[2].power_w > 699.89 && s[2].power_w < 699.91);
+    assert_true(s[1].util_pct == 0 && s[1].mem_used_mib == 0 && s[1].power_w == 60.5);
+    /* a failing reading: ERR_IO, the others still filled */
+    set(5, 0, 0, 1);
+    assert_int_equal(b.ops->telemetry(&b, busy, s, n, 5), ERR_IO);
+    assert_true(s[4].util_pct == 5 && s[4].temp_c == 40);
+    gpu_close(&b);
+    calls(&inits, &shutdowns);
+    assert_int_equal(inits, 1);
+    assert_int_equal(shutdowns, 1);
+
+    /* two GPUs: GPU 0's link to GPU 1 still makes one island */
+    set(2, 0, 0, 0);
+    assert_int_equal(gpu_nvml_open(&b, FAKE_NVML_PATH, err, sizeof(err)), 0);
+    assert_int_equal(b.ops->discover(&b, gpus, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(gpus[1].nvlink_island, 0);
+    gpu_close(&b);
+
+    set(5, 0, 1, 0);
+    assert_int_equal(gpu_nvml_open(&b, FAKE_NVML_PATH, err, sizeof(err)), 0);
+    assert_int_equal(b.ops->discover(&b, gpus, &n, err, sizeof(err)), ERR_IO);
+    assert_string_equal(err, "--gpus nvml: cannot read GPU 1's identity");
+    gpu_close(&b);
+
+    set(0, 0, 0, 0);
+    assert_int_equal(gpu_nvml_open(&b, FAKE_NVML_PATH, err, sizeof(err)), ERR_IO);
+    assert_string_equal(err, "--gpus nvml: no GPU found");
+    assert_null(b.priv);
+
+    set(5, 1, 0, 0);
+    assert_int_equal(gpu_nvml_open(&b, FAKE_NVML_PATH, err, sizeof(err)), ERR_IO);
+    assert_string_equal(err, "--gpus nvml: nvmlInit failed (is the NVIDIA driver loaded?)");
+    assert_null(b.priv);
+    calls(&inits, &shutdowns);
+    assert_int_equal(inits, 5);
+    assert_int_equal(shutdowns, 4); /* every init that succeeded was shut down */
+    set(5, 0, 0, 0);
+    dlclose(lib);
 }
 
 static void sleep_ms(long ms)
@@ -206,13 +297,67 @@ static void test_exec_runtime(void **state)
     assert_int_equal(system(script), 0);
 }
 
+/* The SIMULATED runtime: lifetimes from the command, stop, forget, nothing to adopt. */
+static void test_sim_runtime(void **state)
+{
+    const char *sleep1[] = {"sleep", "1", NULL}, *t[] = {"true", NULL}, *f[] = {"false", NULL};
+    const char *train[] = {"python", "train.py", NULL};
+    struct workload_spec w = {"rnt_s", 1, two_three, 2, t, NULL, NULL};
+    struct runtime_adopted found[4];
+    struct runtime *rt = NULL;
+    char err[256], detail[RUNTIME_DETAIL_MAX];
+    unsigned n = 9;
+    int code = -5;
+
+    (void)state;
+    assert_int_equal(runtime_new(&rt, "sim:x", NULL, 0, err, sizeof(err)), ERR_INVALID);
+    assert_string_equal(err, "--runtime sim:x: sim:SECONDS must be 0..86400 seconds");
+    assert_int_equal(runtime_new(&rt, "sim", NULL, 0, err, sizeof(err)), 0);
+    assert_string_equal(rt->ops->name, "simulated");
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), ERR_CONFLICT);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 0);
+    rt->ops->forget(rt, "rnt_s");
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_UNKNOWN);
+    w.argv = f;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 1);
+    rt->ops->forget(rt, "rnt_s");
+    w.argv = sleep1;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_ALIVE);
+    sleep_ms(1100);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 0);
+    rt->ops->forget(rt, "rnt_s");
+    /* anything else runs until stopped, then exits 143 (SIGTERM) */
+    w.argv = train;
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->notify(rt, "rnt_s"), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_ALIVE);
+    assert_int_equal(rt->ops->stop(rt, "rnt_s"), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 143);
+    assert_int_equal(rt->ops->adopt(rt, found, 4, &n), 0);
+    assert_int_equal(n, 0);
+    runtime_free(rt);
+
+    /* sim:SECONDS: other commands live that long */
+    assert_int_equal(runtime_new(&rt, "sim:0", NULL, 0, err, sizeof(err)), 0);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_s", &code), RUNTIME_EXITED);
+    assert_int_equal(code, 0);
+    runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docker_argv),
-        cmocka_unit_test(test_sim_spec),
-        cmocka_unit_test(test_nvml_absent),
-        cmocka_unit_test(test_exec_runtime),
+        cmocka_unit_test(test_docker_argv),  cmocka_unit_test(test_sim_spec),
+        cmocka_unit_test(test_nvml_absent),  cmocka_unit_test(test_nvml_fake),
+        cmocka_unit_test(test_exec_runtime), cmocka_unit_test(test_sim_runtime),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
