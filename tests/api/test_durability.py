@@ -315,10 +315,14 @@ def verify_recovery(tc, srv, workers, loop, how, min_creates=20, want_billing=Tr
     return n_ack
 
 
+# load tests, not rate-limit tests: the limits have their own (test_authz)
+NO_LIMITS = ("--rate-limit", "0", "--rate-limit-create", "0")
+
+
 class DurabilityTest(unittest.TestCase):
 
     def setUp(self):
-        self.server = Server()
+        self.server = Server(args=NO_LIMITS)
         self.server.start()
 
     def tearDown(self):

@@ -24,7 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crashlib import sanitized  # noqa: E402
 from harness import Server  # noqa: E402
-from test_durability import run_load, verify_recovery  # noqa: E402
+from test_durability import NO_LIMITS, run_load, verify_recovery  # noqa: E402
 
 TRIALS = int(os.environ.get("GPURENT_KILL9_TRIALS", "100"))
 # `make test-sanitize` runs the whole suite a second time, where a trial takes ~1.8 s instead
@@ -49,7 +49,8 @@ class Kill9Trials(unittest.TestCase):
         beats = running = 0
         t0 = time.time()
         for t in range(trials):
-            srv = Server()
+            # a load test, not a rate-limit test: the limits have their own (test_authz)
+            srv = Server(args=NO_LIMITS)
             label = "trial %d of %d (GPURENT_KILL9_SEED=%d)" % (t + 1, trials, seed)
             try:
                 srv.start()
