@@ -531,6 +531,22 @@ static bool key_visible(const struct request *req, const struct key_record *k)
     return k->role == ROLE_TENANT && k->tenant == req->who.tenant;
 }
 
+/* The key in ctx->key_id, copied into *out, if it exists and the caller may see it. */
+static bool key_find_visible(const struct tenant_ctx *ctx, struct key_record *out)
+{
+    struct keyring *kr = &ctx->srv->keys;
+    uint32_t idx;
+    bool found = false;
+
+    pthread_mutex_lock(&kr->lock);
+    if (hmap_get(&kr->by_id, ctx->key_id, &idx) == 0 && key_visible(ctx->req, &kr->keys[idx])) {
+        *out = kr->keys[idx];
+        found = true;
+    }
+    pthread_mutex_unlock(&kr->lock);
+    return found;
+}
+
 void api_key_list(struct request *req, struct response *res)
 {
     struct keyring *kr = &req->srv->keys;
@@ -597,18 +613,10 @@ static int key_revoked(struct core_job *job, struct engine *e, struct store *sto
     struct keyring *kr = &ctx->srv->keys;
     struct key_record rec;
     char err[256];
-    uint32_t idx;
-    bool found = false;
     int rc;
 
     (void)e;
-    pthread_mutex_lock(&kr->lock);
-    if (hmap_get(&kr->by_id, ctx->key_id, &idx) == 0 && key_visible(ctx->req, &kr->keys[idx])) {
-        rec = kr->keys[idx];
-        found = true;
-    }
-    pthread_mutex_unlock(&kr->lock);
-    if (!found)
+    if (!key_find_visible(ctx, &rec))
         return api_job_problem(job, 404, "unknown key \"%.40s\"", ctx->key_id);
     if (rec.revoked_at == 0) { /* revoking twice answers the same */
         rec.revoked_at = now;
@@ -644,19 +652,11 @@ static int key_rotated(struct core_job *job, struct engine *e, struct store *sto
     struct keyring *kr = &ctx->srv->keys;
     struct key_record old, rec;
     char text[KEY_TEXT_MAX], err[256];
-    uint32_t idx;
-    bool found = false;
     json_t *j;
     int rc;
 
     (void)e;
-    pthread_mutex_lock(&kr->lock);
-    if (hmap_get(&kr->by_id, ctx->key_id, &idx) == 0 && key_visible(ctx->req, &kr->keys[idx])) {
-        old = kr->keys[idx];
-        found = true;
-    }
-    pthread_mutex_unlock(&kr->lock);
-    if (!found)
+    if (!key_find_visible(ctx, &old))
         return api_job_problem(job, 404, "unknown key \"%.40s\"", ctx->key_id);
     if (old.revoked_at != 0)
         return api_job_problem(job, 409, "key %s is revoked: create a new key instead", old.id);
