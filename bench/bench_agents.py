@@ -71,7 +71,10 @@ def main():
     keep = os.environ.get("BENCH_AGENTS_KEEP") == "1"
     nice = os.environ.get("BENCH_AGENTS_NICE", "0")
     os.environ["GPURENT_BIN"] = binary
-    server = Server(args=os.environ.get("BENCH_AGENTS_SERVE_ARGS", "").split())
+    # one tenant creating as fast as the API takes them: the per-key rate limits (default
+    # 10 creates a second) would measure the limiter, so they are off unless asked for
+    server = Server(args=os.environ.get("BENCH_AGENTS_SERVE_ARGS",
+                                        "--rate-limit 0 --rate-limit-create 0").split())
     server.start()
     agents = []
     try:

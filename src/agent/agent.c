@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +260,16 @@ static int creds_save(const struct agent *a, const char *key)
 
 /* ---- registration ------------------------------------------------------------------------ */
 
+/* A random number for backoff jitter (not a secret: any value will do if getrandom fails). */
+static uint32_t random_u32(void)
+{
+    uint32_t r = 0;
+
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        r = (uint32_t)now_ms();
+    return r;
+}
+
 /* 0 registered (credentials saved), -1 refused or stopping. */
 static int agent_register(struct agent *a)
 {
@@ -285,7 +296,9 @@ static int agent_register(struct agent *a)
             break;
         json_decref(reply);
         reply = NULL;
-        if (status >= 400 && status < 500) {
+        /* 429: the control plane's rate limit (many hosts joining at once from one
+         * address); nothing was done, so the same request is retried after a backoff */
+        if (status >= 400 && status < 500 && status != 429) {
             alog(a, "cannot register: %s", client_errmsg());
             pthread_mutex_lock(&a->mu);
             snprintf(a->failure, sizeof(a->failure), "cannot register: %s", client_errmsg());
@@ -293,7 +306,9 @@ static int agent_register(struct agent *a)
             goto out;
         }
         alog(a, "cannot register yet: %s (retrying)", client_errmsg());
-        if (sleep_until(a, now_ms() + backoff))
+        /* half to all of the backoff, so hosts refused together do not retry together */
+        if (sleep_until(a, now_ms() + backoff / 2 +
+                               (int64_t)(random_u32() % (uint32_t)(backoff / 2 + 1))))
             goto out;
         backoff = backoff * 2 > REGISTER_BACKOFF_MAX ? REGISTER_BACKOFF_MAX : backoff * 2;
     }

@@ -479,5 +479,54 @@ class HeldHeartbeatExitTest(ServerTestCase):
             time.sleep(1.0)  # held again
 
 
+class RegisterRateLimitedTest(ServerTestCase):
+    """Hosts joining together from one address meet the creation rate limit (here 1 a second,
+    bursts of 1): a refused registration (429) changed nothing, so each agent retries it after
+    a jittered backoff, and every host joins, once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(args=["--rate-limit-create", "1:1"])
+        cls.server.start()
+
+    def test_all_hosts_join(self):
+        procs, logs = [], []
+        try:
+            for i in range(4):
+                token = self.server.admin.post("/v1/join-tokens", {}).json["token"]
+                logs.append(os.path.join(self.server.tmp, "join%d.log" % i))
+                with open(logs[-1], "wb") as log:
+                    procs.append(subprocess.Popen(
+                        [binary(), "agent", "--server", "http://127.0.0.1:%d" % self.server.port,
+                         "--join-token", token, "--gpus", "sim:1xA100-80G",
+                         "--data-dir", os.path.join(self.server.tmp, "join%d" % i),
+                         "--hostname", "join-%d-%d" % (i, os.getpid())],
+                        stdout=log, stderr=subprocess.STDOUT))
+            deadline = time.time() + 20
+            hosts = []
+            while time.time() < deadline:
+                hosts = [h for h in self.server.admin.list_all("/v1/hosts")
+                         if h["hostname"].startswith("join-")]
+                if len(hosts) == 4 and all(h["state"] == "ready" for h in hosts):
+                    break
+                time.sleep(0.2)
+            text = ""
+            for name in logs:
+                with open(name, "rb") as f:
+                    text += f.read().decode("utf-8", "replace")
+            self.assertEqual(sorted(h["hostname"] for h in hosts),
+                             sorted("join-%d-%d" % (i, os.getpid()) for i in range(4)), text)
+            self.assertTrue(all(h["state"] == "ready" for h in hosts), hosts)
+            # the limit was met: at least three of the four were refused at first
+            self.assertGreaterEqual(text.count("cannot register yet"), 3, text)
+            self.assertNotIn("cannot register:", text)
+            for p in procs:
+                self.assertIsNone(p.poll(), "an agent exited")
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+
+
 if __name__ == "__main__":
     unittest.main()
