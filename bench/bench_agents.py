@@ -27,7 +27,7 @@ Target (the agent issue, on 2 cores): >= 1,000 cycled rentals/s and placement-to
 
 Output: the figures, then one `RESULT {json}` line per metric (bench/run.sh collects them).
 Environment: BENCH_AGENTS (100), BENCH_AGENTS_THREADS (32),
-BENCH_AGENTS_SERVE_ARGS (more `gpurent serve` options), BENCH_AGENTS_KEEP=1 (keep the data
+BENCH_AGENTS_SERVE_ARGS (`gpurent serve` options; default "--rate-limit 0 --rate-limit-create 0"), BENCH_AGENTS_KEEP=1 (keep the data
 dir and the agents' logs), BENCH_AGENTS_HEARTBEAT (the agents' --heartbeat-interval, 5),
 BENCH_AGENTS_NICE (run the agents and their workloads at this niceness, 0: as the server;
 on a real fleet they are on other machines and take no CPU from the control plane).
