@@ -749,3 +749,54 @@ out:
     free(a);
     return rc;
 }
+
+/* ---- without a server: the reply decoder (agent.h) ------------------------------------------ */
+
+int agent_new_detached(struct agent **out, struct runtime *rt, const char *gpus_spec, char *err,
+                       size_t cap)
+{
+    struct agent *a = calloc(1, sizeof(*a));
+    int rc;
+
+    if (a == NULL)
+        return ERR_NOMEM;
+    snprintf(a->hostname, sizeof(a->hostname), "detached");
+    a->data_dir = ".";
+    a->heartbeat_s = 5;
+    a->fence_s = 240;
+    a->grace_s = 10;
+    a->rt = rt;
+    rc = gpu_open(&a->gpu, gpus_spec, a->hostname, err, cap);
+    if (rc == 0)
+        rc = a->gpu.ops->discover(&a->gpu, a->gpus, &a->gpu_count, err, cap);
+    if (rc != 0) {
+        gpu_close(&a->gpu);
+        free(a);
+        return rc;
+    }
+    a->last_ok_ms = a->last_sample_ms = now_ms();
+    *out = a;
+    return 0;
+}
+
+int agent_apply_reply(struct agent *a, const char *text, size_t len)
+{
+    json_t *reply = json_loadb(text, len, 0, NULL), *next;
+
+    if (reply == NULL)
+        return -1;
+    reconcile(a, reply);
+    json_decref(reply);
+    poll_all(a);
+    next = heartbeat_body(a);
+    json_decref(next);
+    return 0;
+}
+
+void agent_free_detached(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    gpu_close(&a->gpu);
+    free(a);
+}
