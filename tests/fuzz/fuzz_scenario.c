@@ -5,8 +5,8 @@
  * The input is a set of files, each starting with a line "--- NAME" (scenario.json,
  * fleet.json, prices.json, demand.csv or demand.json; other names are skipped) and running
  * to the next such line. A scenario that loads must be what a run can rely on: the counts
- * add up, every index (model, tenant, coupon) is in range, the trace is sorted and within
- * the period, the generator's weights are normalised.
+ * add up, every index (model, tenant, coupon) is in range, the trace is sorted and starts
+ * at the start or later, the generator's weights are normalised.
  */
 #include "common/compat.h"
 
@@ -144,10 +144,15 @@ static void check(const struct scenario *sc)
         for (size_t i = 0; i < sc->request_count; i++) {
             const struct scenario_request *r = &sc->requests[i];
             if (r->model >= sc->model_count || r->tenant >= sc->tenant_name_count ||
-                r->coupon >= (int32_t)sc->coupon_count || r->coupon < -1 || r->gpu_count == 0 ||
-                r->gpu_count > sc->models[r->model].largest_host || r->at < sc->start ||
-                r->at >= scenario_end(sc) || (i > 0 && r->at < sc->requests[i - 1].at))
-                fail("a trace request");
+                r->coupon >= (int32_t)sc->coupon_count || r->coupon < -1)
+                fail("a trace request's index");
+            if (r->gpu_count == 0 || r->gpu_count > sc->models[r->model].largest_host)
+                fail("a trace request's gpu_count");
+            /* later than the period is kept: `--days` may lengthen it (demand.c skips them) */
+            if (r->at < sc->start)
+                fail("a trace request before the start");
+            if (i > 0 && r->at < sc->requests[i - 1].at)
+                fail("the trace is not sorted");
         }
     } else {
         for (uint32_t i = 0; i < sc->param_count; i++) {
