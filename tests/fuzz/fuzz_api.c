@@ -34,9 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     cursor = text;
     fuzz_server_open(&fs);
-    for (int i = 0; i < REQUESTS_MAX && fuzz_script_next(&cursor, &rq, headers, HEADERS_MAX); i++)
+    for (int i = 0; i < REQUESTS_MAX && fuzz_script_next(&cursor, &rq, headers, HEADERS_MAX); i++) {
         fuzz_server_request(&fs, &rq, NULL);
-    fuzz_server_check(&fs);
+        fuzz_server_check(&fs); /* after each: a later request could hide a broken state */
+    }
     fuzz_server_close(&fs);
     free(text);
     return 0;

@@ -52,9 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rq.body = chunk;
         rq.body_len = strlen(chunk);
         fuzz_server_request(&fs, &rq, NULL);
+        fuzz_server_check(&fs);
         chunk = end != NULL ? end + strlen(FUZZ_SEPARATOR) : NULL;
     }
-    fuzz_server_check(&fs);
     fuzz_server_close(&fs);
     free(text);
     return 0;
