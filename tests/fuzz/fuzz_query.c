@@ -34,9 +34,16 @@ static bool read_only(const char *target, const char *path)
     return strncmp(target, path, n) == 0 && (target[n] == '\0' || target[n] == '?');
 }
 
+static struct fuzz_server fs;
+
+/* At exit: stop the engine thread before the process goes (and restart-check the fleet). */
+static void close_fleet(void)
+{
+    fuzz_server_close(&fs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct fuzz_server fs;
     struct http_field headers[HEADERS_MAX + 1];
     struct fuzz_request rq;
     char *text = malloc(size + 1), *cursor;
@@ -46,8 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     cursor = text;
-    if (!fs.open)
+    if (!fs.open) {
         fuzz_server_open_fleet(&fs);
+        atexit(close_fleet);
+    }
     for (int i = 0; i < REQUESTS_MAX && fuzz_script_next(&cursor, &rq, headers, HEADERS_MAX); i++) {
         bool has_auth = false;
 
