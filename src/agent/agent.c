@@ -382,6 +382,15 @@ out:
         free(env_store[j]);
 }
 
+static bool gpu_listed(const unsigned *gpus, unsigned count, unsigned g)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (gpus[i] == g)
+            return true;
+    }
+    return false;
+}
+
 /* Apply the reply: the desired state. */
 /* Apply the desired state; true when it started or stopped something. */
 static bool reconcile(struct agent *a, const json_t *reply)
@@ -408,7 +417,8 @@ static bool reconcile(struct agent *a, const json_t *reply)
         {
             json_int_t g = json_integer_value(v);
 
-            if (json_is_integer(v) && g >= 0 && g < (json_int_t)a->gpu_count && count < GPU_MAX)
+            if (json_is_integer(v) && g >= 0 && g < (json_int_t)a->gpu_count && count < GPU_MAX &&
+                !gpu_listed(gpus, count, (unsigned)g)) /* a GPU given twice is one GPU */
                 gpus[count++] = (unsigned)g;
         }
         h = find_held(a, id);
