@@ -4,6 +4,7 @@
 #   make test    install dependencies, build, run every test
 #   make test-sanitize   the whole suite again under AddressSanitizer + UBSan
 #   make bench   build optimised and run the benchmarks
+#   make fuzz    build the libFuzzer targets (clang) and run each FUZZ_SECONDS (docs/fuzzing.md)
 #   make format  clang-format the tree in place
 #   make screenshots  the browser test, writing docs/screenshots/*.png (committed on purpose)
 
@@ -12,7 +13,7 @@ SAN_BUILD ?= build-san
 BENCH_BUILD ?= build-bench
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run simulate test test-sanitize bench format clean screenshots
+.PHONY: all deps build run simulate test test-sanitize bench format clean screenshots fuzz
 
 all: build
 
@@ -49,8 +50,21 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)
 
 screenshots: build
 	UPDATE_SCREENSHOTS=1 GPURENT_BIN=$(BUILD)/gpurent ARTIFACTS=$(BUILD)/console-screenshots \
 		node tests/console/console.test.mjs
+
+# fuzzing: every target of tests/fuzz for FUZZ_SECONDS each (or only FUZZ_TARGETS), one at a
+# time; new corpus entries and crash inputs go to $(FUZZ_BUILD)/fuzz-out, never the tree
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DGPURENT_FUZZ=ON -DGPURENT_TESTS=OFF -DGPURENT_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) --target fuzz_all
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)

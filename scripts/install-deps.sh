@@ -7,6 +7,8 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
       libjansson-dev libcmocka-dev
       libsqlite3-dev libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev python3 procps)
 # the sanitizer build uses gcc's ASan/UBSan runtimes, part of build-essential's gcc
+# --fuzz: also what `make fuzz` needs: clang and its libFuzzer, ASan and UBSan runtimes
+[ "${1:-}" = "--fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -471,6 +471,15 @@ out:
         free(env_store[j]);
 }
 
+static bool gpu_listed(const unsigned *gpus, unsigned count, unsigned g)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (gpus[i] == g)
+            return true;
+    }
+    return false;
+}
+
 /* Apply the reply: the desired state. */
 /* Apply the desired state; true when it started or stopped something. */
 static bool reconcile(struct agent *a, const json_t *reply)
@@ -497,7 +506,8 @@ static bool reconcile(struct agent *a, const json_t *reply)
         {
             json_int_t g = json_integer_value(v);
 
-            if (json_is_integer(v) && g >= 0 && g < (json_int_t)a->gpu_count && count < GPU_MAX)
+            if (json_is_integer(v) && g >= 0 && g < (json_int_t)a->gpu_count && count < GPU_MAX &&
+                !gpu_listed(gpus, count, (unsigned)g)) /* a GPU given twice is one GPU */
                 gpus[count++] = (unsigned)g;
         }
         h = find_held(a, id);
@@ -1084,5 +1094,52 @@ void agent_stop(struct agent *a)
     wake_up(a->wake[1]); /* give up the long-poll in flight */
     if (a->threaded)
         pthread_join(a->thread, NULL);
+    agent_free(a);
+}
+
+/* ---- without a server: the reply decoder (agent.h) ------------------------------------------ */
+
+int agent_new_detached(struct agent **out, struct runtime *rt, const char *gpus_spec, char *err,
+                       size_t cap)
+{
+    struct agent *a = agent_alloc();
+    int rc;
+
+    if (a == NULL)
+        return ERR_NOMEM;
+    snprintf(a->hostname, sizeof(a->hostname), "detached");
+    a->data_dir = ".";
+    rc = gpu_open(&a->gpu, gpus_spec, a->hostname, err, cap);
+    if (rc == 0)
+        rc = a->gpu.ops->discover(&a->gpu, a->gpus, &a->gpu_count, err, cap);
+    if (rc != 0) {
+        agent_free(a);
+        return rc;
+    }
+    a->rt = rt; /* borrowed: agent_free_detached gives it back */
+    a->last_ok_ms = a->last_sample_ms = now_ms();
+    *out = a;
+    return 0;
+}
+
+int agent_apply_reply(struct agent *a, const char *text, size_t len)
+{
+    json_t *reply = json_loadb(text, len, 0, NULL), *next;
+
+    if (reply == NULL)
+        return -1;
+    reconcile(a, reply);
+    json_decref(reply);
+    poll_all(a);
+    next = heartbeat_body(a);
+    json_decref(next);
+    return 0;
+}
+
+void agent_free_detached(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    a->rt = NULL;
     agent_free(a);
 }

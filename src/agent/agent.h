@@ -61,4 +61,18 @@ int agent_wait_registered(struct agent *a, unsigned timeout_ms, char *host_id, s
  * agent. Its simulated workloads end with it. Accepts NULL. */
 void agent_stop(struct agent *a);
 
+/*
+ * The reply decoder without a server, for tests/fuzz/fuzz_agent_reply.c: an agent that
+ * holds no connection, with the GPUs of gpus_spec ("sim:4xA100-80G") and the runtime rt
+ * (borrowed). agent_apply_reply takes text as a heartbeat reply, as the loop does: parsed as
+ * the client parses it, applied (start, stop, notify workloads through rt), then the
+ * workloads polled and the next heartbeat's body built. 0, or -1 when text is not JSON (the
+ * client would have failed the request).
+ */
+struct runtime;
+int agent_new_detached(struct agent **out, struct runtime *rt, const char *gpus_spec, char *err,
+                       size_t cap);
+int agent_apply_reply(struct agent *a, const char *text, size_t len);
+void agent_free_detached(struct agent *a);
+
 #endif

@@ -105,7 +105,8 @@ void api_fields_element(struct api_fields *f, const struct api_fields *parent, c
         f->prefix[0] = '\0';
 }
 
-static void vfail(struct api_fields *f, const char *name, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vfail(struct api_fields *f, const char *name,
+                                                        const char *fmt, va_list ap)
 {
     char text[API_DETAIL_MAX];
 

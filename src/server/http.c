@@ -68,13 +68,27 @@ struct req_ctx {
     bool resumed;  /* parked, then resumed: call the handler again */
 };
 
+/* The first value of name among n fields (in-memory requests), or NULL. */
+static const char *field(const struct http_field *f, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(f[i].name, name) == 0)
+            return f[i].value;
+    }
+    return NULL;
+}
+
 const char *http_query(const struct request *req, const char *name)
 {
+    if (req->local != NULL)
+        return field(req->local->query, req->local->query_count, name);
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *http_header(const struct request *req, const char *name)
 {
+    if (req->local != NULL)
+        return field(req->local->headers, req->local->header_count, name);
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -363,16 +377,16 @@ static bool rate_limited(struct server *srv, struct MHD_Connection *conn, const 
 
 /*
  * Match the route and check the key and the role: on the request's first call, before any
- * of its body is read, so an unauthenticated caller can make the server buffer nothing.
- * Returns the route, or NULL with the error response in res.
+ * of its body is read, so an unauthenticated caller can make the server buffer nothing; then
+ * the rate limit (per key, or per conn's client address; conn is NULL for an in-memory
+ * request). Returns the route, or NULL with the error response in res.
  */
 static const struct route *resolve(struct server *srv, struct MHD_Connection *conn,
-                                   const char *method, const char *url, struct req_ctx *ctx,
-                                   struct response *res)
+                                   const char *auth, const char *method, const char *url,
+                                   struct req_ctx *ctx, struct response *res)
 {
     const struct route *route = NULL;
     bool path_known = false;
-    const char *auth;
 
     for (size_t i = 0; i < http_route_count; i++) {
         const char *params[HTTP_PARAMS_MAX] = {0};
@@ -393,7 +407,6 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
         return NULL;
     }
     /* the key first: an unauthenticated caller learns nothing about its request */
-    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (route->roles != ROLE_PUBLIC) {
         int rc;
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
@@ -421,8 +434,10 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
     return route;
 }
 
-static void dispatch(struct server *srv, struct MHD_Connection *conn, const char *method,
-                     const char *url, struct req_ctx *ctx, struct response *res)
+/* conn, or local for an in-memory request (http_handle_local) */
+static void dispatch(struct server *srv, struct MHD_Connection *conn,
+                     const struct http_local_request *local, const char *method, const char *url,
+                     struct req_ctx *ctx, struct response *res)
 {
     const struct route *route = ctx->route;
     struct request req;
@@ -435,6 +450,7 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn, const char
     req.path = url;
     req.srv = srv;
     req.conn = conn;
+    req.local = local;
     req.body = ctx->body ? ctx->body : "";
     req.body_len = ctx->len;
     if (ctx->too_large) {
@@ -442,7 +458,7 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn, const char
         return;
     }
     if (req.body_len > 0) {
-        if (!is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {
+        if (!is_json(http_header(&req, "Content-Type"))) {
             http_problem(res, 415, "the body must be application/json");
             return;
         }
@@ -653,7 +669,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
         }
         memset(&res, 0, sizeof(res));
-        ctx->route = resolve(h->srv, conn, method, url, ctx, &res);
+        ctx->route = resolve(h->srv, conn,
+                             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+                             method, url, ctx, &res);
         if (ctx->route != NULL && length != NULL && strtoull(length, NULL, 10) > HTTP_BODY_MAX)
             http_problem(&res, 413, "request body is larger than %d bytes", HTTP_BODY_MAX);
         if (res.status != 0) {    /* answered before reading a byte of the body */
@@ -699,11 +717,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     set_deadline(h, conn, false); /* the whole request is in: the server's turn */
     if (h->srv->log_level >= 2) {
         int64_t t0 = core_clock_now();
-        dispatch(h->srv, conn, method, url, ctx, &res);
+        dispatch(h->srv, conn, NULL, method, url, ctx, &res);
         fprintf(stderr, "gpurent: %s %s %d %lldus\n", method, url, res.status,
                 (long long)(core_clock_now() - t0));
     } else {
-        dispatch(h->srv, conn, method, url, ctx, &res);
+        dispatch(h->srv, conn, NULL, method, url, ctx, &res);
     }
     if (res.park && !ctx->resumed && park(h, conn, ctx, &res) == 0)
         return MHD_YES;
@@ -816,4 +834,51 @@ void http_stop(struct http_server *h)
     pthread_cond_destroy(&h->wait_cond);
     free(h->waiters);
     free(h);
+}
+
+/* ---- in-memory requests (tests/fuzz/) ----------------------------------------------------- */
+
+void http_handle_local(struct server *srv, const struct http_local_request *in,
+                       struct response *res)
+{
+    struct req_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    memset(res, 0, sizeof(*res));
+    if (ctx == NULL) {
+        http_problem(res, 500, "out of memory");
+        return;
+    }
+    ctx->route = resolve(srv, NULL, field(in->headers, in->header_count, "Authorization"),
+                         in->method, in->path, ctx, res);
+    if (ctx->route != NULL && in->body_len > HTTP_BODY_MAX) {
+        ctx->too_large = true;
+    } else if (ctx->route != NULL && in->body_len > 0) { /* as on_request stores it */
+        ctx->body = malloc(in->body_len + 1);
+        if (ctx->body == NULL) {
+            http_problem(res, 500, "out of memory");
+            goto out;
+        }
+        memcpy(ctx->body, in->body, in->body_len);
+        ctx->body[in->body_len] = '\0';
+        ctx->len = in->body_len;
+    }
+    if (ctx->route == NULL)
+        goto out;
+    dispatch(srv, NULL, in, in->method, in->path, ctx, res);
+    if (res->park) { /* nothing to wait for here: call it again, as the waker would */
+        http_response_release(res);
+        ctx->resumed = true;
+        dispatch(srv, NULL, in, in->method, in->path, ctx, res);
+    }
+out:
+    free(ctx->body);
+    free(ctx);
+}
+
+void http_response_release(struct response *res)
+{
+    free(res->body);
+    for (int i = 0; i < res->header_count; i++)
+        free(res->header_values[i]);
+    memset(res, 0, sizeof(*res));
 }

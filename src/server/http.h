@@ -28,7 +28,8 @@ enum role {
 };
 #define ROLE_ANY (ROLE_ADMIN | ROLE_TENANT | ROLE_AGENT)
 
-struct server; /* server.h */
+struct server;             /* server.h */
+struct http_local_request; /* below */
 
 /* The authenticated caller. */
 struct principal {
@@ -46,8 +47,9 @@ struct request {
     size_t body_len;
     struct principal who;
     struct server *srv;
-    bool resumed; /* a parked request called again (see park) */
-    void *conn;   /* private: the connection, for query/header */
+    bool resumed;                           /* a parked request called again (see park) */
+    void *conn;                             /* private: the connection, for query/header */
+    const struct http_local_request *local; /* private: set instead of conn (below) */
 };
 
 /* A query-string argument or request header, or NULL. Borrowed for the request's life. */
@@ -134,5 +136,30 @@ void http_host_changed(void *arg);
 
 /* Depth of JSON nesting in text (strings skipped), for the depth limit. */
 int http_json_depth(const char *text, size_t len);
+
+/*
+ * A request built in memory, without a connection (the fuzz targets, tests/fuzz/): it takes
+ * the same path as one from the network (route match, key and role, size, content type, NUL
+ * and depth checks, the handler), with what libmicrohttpd would have parsed given as is: the
+ * percent-decoded path and the query's and headers' name/value pairs (names compared without
+ * regard to case, the first of a name wins). A handler that parks is called again at once,
+ * resumed. res is filled (status, body...); release it with http_response_release.
+ */
+struct http_field {
+    const char *name, *value;
+};
+struct http_local_request {
+    const char *method;
+    const char *path;
+    const struct http_field *query;
+    size_t query_count;
+    const struct http_field *headers;
+    size_t header_count;
+    const char *body; /* body_len bytes, need not be NUL-terminated */
+    size_t body_len;
+};
+void http_handle_local(struct server *srv, const struct http_local_request *in,
+                       struct response *res);
+void http_response_release(struct response *res);
 
 #endif
