@@ -23,28 +23,120 @@
 
 static const unsigned two_three[] = {2, 3};
 
+static void assert_argv(char **argv, const char *const *want)
+{
+    size_t i;
+
+    for (i = 0; want[i] != NULL; i++) {
+        assert_non_null(argv[i]);
+        assert_string_equal(argv[i], want[i]);
+    }
+    assert_null(argv[i]);
+}
+
 static void test_docker_argv(void **state)
 {
     const char *cmd[] = {"python", "train.py", NULL};
-    const char *env[] = {"A=1", "B=two words", NULL};
-    const char *want[] = {
-        "docker",         "run",      "-d",  "--name", "gpurent-rnt_x1", "--gpus",
-        "\"device=2,3\"", "-e",       "A=1", "-e",     "B=two words",    "nvcr.io/pt:24",
-        "python",         "train.py", NULL};
-    struct workload_spec w = {"rnt_x1", 1, two_three, 2, cmd, env, "nvcr.io/pt:24"};
+    const char *env[] = {"A=1", "B=two words", "CUDA_VISIBLE_DEVICES=7", NULL};
+    /* NVML GPUs: --gpus maps them (the toolkit sets NVIDIA_VISIBLE_DEVICES inside) */
+    const char *want[] = {"docker",
+                          "run",
+                          "-d",
+                          "--name",
+                          "gpurent-rnt_x1",
+                          "--label",
+                          "gpurent.rental=rnt_x1",
+                          "--label",
+                          "gpurent.epoch=12",
+                          "--label",
+                          "gpurent.agent=0123456789abcdef",
+                          "--gpus",
+                          "\"device=2,3\"",
+                          "-e",
+                          "A=1",
+                          "-e",
+                          "B=two words",
+                          "-e",
+                          "CUDA_VISIBLE_DEVICES=7",
+                          "nvcr.io/pt:24",
+                          "python",
+                          "train.py",
+                          NULL};
+    /* SIMULATED GPUs: no --gpus; the list in the env, after the workload's (which loses) */
+    const char *want_sim[] = {"docker",
+                              "run",
+                              "-d",
+                              "--name",
+                              "gpurent-rnt_x1",
+                              "--label",
+                              "gpurent.rental=rnt_x1",
+                              "--label",
+                              "gpurent.epoch=12",
+                              "-e",
+                              "A=1",
+                              "-e",
+                              "B=two words",
+                              "-e",
+                              "CUDA_VISIBLE_DEVICES=7",
+                              "-e",
+                              "NVIDIA_VISIBLE_DEVICES=2,3",
+                              "-e",
+                              "CUDA_VISIBLE_DEVICES=2,3",
+                              "nvcr.io/pt:24",
+                              "python",
+                              "train.py",
+                              NULL};
+    /* no GPUs, no env, no command: the image's own */
+    const char *want_bare[] = {"docker",
+                               "run",
+                               "-d",
+                               "--name",
+                               "gpurent-rnt_x1",
+                               "--label",
+                               "gpurent.rental=rnt_x1",
+                               "--label",
+                               "gpurent.epoch=12",
+                               "--label",
+                               "gpurent.agent=0123456789abcdef",
+                               "img",
+                               NULL};
+    struct workload_spec w = {.rental_id = "rnt_x1",
+                              .epoch = 12,
+                              .gpu_indices = two_three,
+                              .gpu_count = 2,
+                              .argv = cmd,
+                              .env = env,
+                              .image = "nvcr.io/pt:24",
+                              .agent_label = "0123456789abcdef"};
     char **argv = NULL;
-    size_t i;
 
     (void)state;
     assert_int_equal(runtime_docker_argv(&argv, &w), 0);
-    for (i = 0; want[i] != NULL; i++)
-        assert_string_equal(argv[i], want[i]);
-    assert_null(argv[i]);
+    assert_argv(argv, want);
+    runtime_argv_free(argv);
+    w.gpus_simulated = true;
+    w.agent_label = NULL;
+    assert_int_equal(runtime_docker_argv(&argv, &w), 0);
+    assert_argv(argv, want_sim);
+    runtime_argv_free(argv);
+    w.gpus_simulated = false;
+    w.agent_label = "0123456789abcdef";
+    w.gpu_count = 0;
+    w.argv = NULL;
+    w.env = NULL;
+    w.image = "img";
+    assert_int_equal(runtime_docker_argv(&argv, &w), 0);
+    assert_argv(argv, want_bare);
     runtime_argv_free(argv);
     w.image = NULL;
     assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+    w.image = "";
+    assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
     w.image = "img";
     w.rental_id = "../etc";
+    assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+    w.rental_id = "rnt_x1";
+    w.epoch = -1;
     assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
 }
 
@@ -226,7 +318,12 @@ static void test_exec_runtime(void **state)
     const char *argv[] = {"sh", "-c", script, NULL};
     const char *missing[] = {"/nonexistent/no-such-command", NULL};
     const char *env[] = {"GPURENT_TEST=1", NULL};
-    struct workload_spec w = {"rnt_a", 3, two_three, 2, argv, env, NULL};
+    struct workload_spec w = {.rental_id = "rnt_a",
+                              .epoch = 3,
+                              .gpu_indices = two_three,
+                              .gpu_count = 2,
+                              .argv = argv,
+                              .env = env};
     struct runtime_adopted found[8];
     struct runtime *rt = NULL, *rt2 = NULL;
     char err[256], detail[RUNTIME_DETAIL_MAX];
@@ -302,7 +399,8 @@ static void test_sim_runtime(void **state)
 {
     const char *sleep1[] = {"sleep", "1", NULL}, *t[] = {"true", NULL}, *f[] = {"false", NULL};
     const char *train[] = {"python", "train.py", NULL};
-    struct workload_spec w = {"rnt_s", 1, two_three, 2, t, NULL, NULL};
+    struct workload_spec w = {
+        .rental_id = "rnt_s", .epoch = 1, .gpu_indices = two_three, .gpu_count = 2, .argv = t};
     struct runtime_adopted found[4];
     struct runtime *rt = NULL;
     char err[256], detail[RUNTIME_DETAIL_MAX];
