@@ -7,6 +7,9 @@ pkgs=(build-essential cmake ninja-build pkg-config clang-format
       libjansson-dev libcmocka-dev
       libsqlite3-dev libmicrohttpd-dev libsodium-dev libcurl4-openssl-dev python3 procps)
 # the sanitizer build uses gcc's ASan/UBSan runtimes, part of build-essential's gcc
+# the agent's docker runtime test (tests/api/test_docker.py): the engine (it starts its own
+# dockerd when none runs) and a static busybox, imported as its offline image
+pkgs+=(docker.io busybox-static)
 
 missing=()
 for p in "${pkgs[@]}"; do
