@@ -140,6 +140,64 @@ static void test_docker_argv(void **state)
     assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
 }
 
+/* The docker runtime without an engine (DOCKER_HOST at a socket that does not exist): its
+ * agent id is made once and kept; a start fails with docker's error; a poll says alive (a
+ * lost engine is no exit); adopt fails and finds nothing. */
+static void test_docker_unreachable(void **state)
+{
+    const char *cmd[] = {"true", NULL};
+    struct workload_spec w = {.rental_id = "rnt_d1", .epoch = 1, .argv = cmd, .image = "img"};
+    char dir[] = "/tmp/gpurent-test-docker-XXXXXX", path[200], id1[32] = "", id2[32] = "";
+    char err[256], detail[RUNTIME_DETAIL_MAX] = "", *saved = getenv("DOCKER_HOST");
+    struct runtime_adopted found[4];
+    struct runtime *rt = NULL;
+    unsigned n = 99;
+    int code = 7;
+    FILE *f;
+
+    (void)state;
+    saved = saved != NULL ? strdup(saved) : NULL;
+    assert_non_null(mkdtemp(dir));
+    setenv("DOCKER_HOST", "unix:///nonexistent/gpurent-test-docker.sock", 1);
+    assert_int_equal(runtime_new(&rt, "docker", dir, 1000, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/docker-agent-id", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(id1, sizeof(id1), f));
+    fclose(f);
+    assert_int_equal(strlen(id1), 16);
+    assert_int_equal(strspn(id1, "0123456789abcdef"), 16);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), ERR_IO);
+    assert_int_equal(strncmp(detail, "docker run: ", 12), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_d1", &code), RUNTIME_ALIVE);
+    assert_int_equal(code, 7);
+    assert_int_equal(rt->ops->adopt(rt, found, 4, &n), ERR_IO);
+    assert_int_equal(n, 0);
+    runtime_free(rt);
+    /* a second start of the agent keeps its id */
+    assert_int_equal(runtime_new(&rt, "docker", dir, 1000, err, sizeof(err)), 0);
+    runtime_free(rt);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(id2, sizeof(id2), f));
+    fclose(f);
+    assert_string_equal(id1, id2);
+    /* a damaged id is an error, not a new id (that would orphan the containers) */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not-hex", f);
+    fclose(f);
+    assert_int_equal(runtime_new(&rt, "docker", dir, 1000, err, sizeof(err)), ERR_IO);
+    assert_non_null(strstr(err, "not an agent id"));
+    if (saved != NULL)
+        setenv("DOCKER_HOST", saved, 1);
+    else
+        unsetenv("DOCKER_HOST");
+    free(saved);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
+}
+
 static void test_sim_spec(void **state)
 {
     struct gpu_info gpus[GPU_MAX];
@@ -453,9 +511,10 @@ static void test_sim_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docker_argv),  cmocka_unit_test(test_sim_spec),
-        cmocka_unit_test(test_nvml_absent),  cmocka_unit_test(test_nvml_fake),
-        cmocka_unit_test(test_exec_runtime), cmocka_unit_test(test_sim_runtime),
+        cmocka_unit_test(test_docker_argv), cmocka_unit_test(test_docker_unreachable),
+        cmocka_unit_test(test_sim_spec),    cmocka_unit_test(test_nvml_absent),
+        cmocka_unit_test(test_nvml_fake),   cmocka_unit_test(test_exec_runtime),
+        cmocka_unit_test(test_sim_runtime),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
