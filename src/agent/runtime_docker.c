@@ -8,7 +8,8 @@
  * SIMULATED GPUs there is no GPU to map: no --gpus, and NVIDIA_VISIBLE_DEVICES and
  * CUDA_VISIBLE_DEVICES hold the rental's list, as exec sets them (the start's log line says
  * so). A start that docker refuses (unknown image, docker unreachable) fails with docker's
- * message; `docker run` pulls an image it lacks, and that pull blocks the agent's loop.
+ * message; `docker run` pulls an image it lacks, and that pull blocks the agent's loop (up to
+ * RUN_TIMEOUT_MS).
  *
  * poll: `docker inspect` (running, exit code; a container gone: unknown; docker unreachable:
  * alive, asked again next round). stop: `docker stop -t GRACE` runs in the background (a
@@ -16,7 +17,9 @@
  * again. notify: `docker kill --signal TERM`. forget: `docker logs` appended to
  * DATA/logs/<rental>.log (stdout, then stderr: their interleaving is lost), then `docker rm
  * -f`. The other CLI calls (inspect, run, logs, rm) wait for docker: a fraction of a second
- * each on a healthy engine.
+ * each on a healthy engine, at most 30 s (`docker run`, which may pull: 300 s), after which
+ * the call is killed and counts as failed, so a hung engine stalls the loop for a bounded
+ * time.
  *
  * The agent id (DATA/docker-agent-id, 16 random hex digits made at the first start) labels
  * every container this data directory's agent starts; adopt, after an agent restart, lists
@@ -33,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,6 +53,10 @@
 
 #define DOCKER_MAX     64 /* stops in flight */
 #define AGENT_ID_CHARS 16
+/* The longest the loop waits for one CLI call: `docker run` (which may pull the image), and
+ * the others. Past them the call is killed and counts as failed. */
+#define RUN_TIMEOUT_MS 300000
+#define CLI_TIMEOUT_MS 30000
 
 struct docker_stop {
     char id[RUNTIME_ID_MAX];
@@ -162,16 +170,31 @@ static int spawn_cli(char *const argv[], int out_fd, pid_t *pid)
     return rc;
 }
 
-/* Wait for pid (SIGCHLD blocked by the caller): its exit status, -1 when it did not exit. */
-static int wait_cli(pid_t pid)
+static int64_t mono_ms(void)
 {
-    int status = 0;
+    struct timespec ts;
 
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for pid (SIGCHLD blocked by the caller) until deadline_ms (mono_ms), then SIGKILL it:
+ * its exit status, -1 when it did not exit by itself. */
+static int wait_cli(pid_t pid, int64_t deadline_ms)
+{
+    struct timespec tick = {0, 2 * 1000 * 1000};
+    int status = 0;
+    pid_t r;
+
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && mono_ms() < deadline_ms)
+        nanosleep(&tick, NULL);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return -1;
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Block SIGCHLD (old: the mask to restore). */
@@ -201,14 +224,16 @@ static void unblock_chld(const sigset_t *old)
 
 /*
  * Run a docker command, its stdout and stderr into buf (NUL-terminated, cut at len - 1; the
- * rest is read and dropped): its exit status, 127 when docker cannot be run, or -1.
+ * rest is read and dropped), for at most timeout_ms (then it is killed: "timed out" in buf):
+ * its exit status, 127 when docker cannot be run, or -1.
  */
-static int run_docker(char *const argv[], char *buf, size_t len)
+static int run_docker_for(char *const argv[], char *buf, size_t len, int timeout_ms)
 {
+    int64_t deadline = mono_ms() + timeout_ms;
     int fds[2], rc;
+    bool timed_out = false;
     size_t got = 0;
     sigset_t old;
-    ssize_t r;
     pid_t pid;
 
     buf[0] = '\0';
@@ -224,9 +249,18 @@ static int run_docker(char *const argv[], char *buf, size_t len)
         return 127;
     }
     for (;;) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        int64_t left = deadline - mono_ms();
         char junk[512];
         bool room = got < len - 1;
+        ssize_t r;
 
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue; /* EINTR, or the deadline (seen above) */
         r = read(fds[0], room ? buf + got : junk, room ? len - 1 - got : sizeof(junk));
         if (r == 0 || (r < 0 && errno != EINTR))
             break;
@@ -235,9 +269,18 @@ static int run_docker(char *const argv[], char *buf, size_t len)
     }
     buf[got] = '\0';
     close(fds[0]);
-    rc = wait_cli(pid);
+    rc = wait_cli(pid, timed_out ? 0 : deadline);
     unblock_chld(&old);
+    if (timed_out || (rc < 0 && mono_ms() >= deadline)) {
+        snprintf(buf, len, "%s %s timed out after %d s", argv[0], argv[1], timeout_ms / 1000);
+        return -1;
+    }
     return rc;
+}
+
+static int run_docker(char *const argv[], char *buf, size_t len)
+{
+    return run_docker_for(argv, buf, len, CLI_TIMEOUT_MS);
 }
 
 /* The line of docker's output that says what went wrong, into detail. */
@@ -279,7 +322,7 @@ static int docker_start(struct runtime *rt, const struct workload_spec *w, char 
         snprintf(detail, len, rc == ERR_INVALID ? "the workload has no image" : "out of memory");
         return rc;
     }
-    rc = run_docker(argv, out, sizeof(out));
+    rc = run_docker_for(argv, out, sizeof(out), RUN_TIMEOUT_MS);
     runtime_argv_free(argv);
     if (rc != 0) {
         docker_error(detail, len, "docker run", rc, out);
@@ -393,7 +436,7 @@ static void save_logs(struct runtime *rt, const char *name, const char *id)
         return;
     block_chld(&old);
     if (spawn_cli(argv, fd, &pid) == 0)
-        wait_cli(pid);
+        wait_cli(pid, mono_ms() + CLI_TIMEOUT_MS);
     unblock_chld(&old);
     close(fd);
 }
@@ -412,7 +455,7 @@ static void docker_forget(struct runtime *rt, const char *id)
 
         block_chld(&old);
         if (st->pid > 0)
-            wait_cli(st->pid); /* its container is down: it ends at once */
+            wait_cli(st->pid, mono_ms() + CLI_TIMEOUT_MS); /* its container is down */
         unblock_chld(&old);
         memset(st, 0, sizeof(*st));
     }
