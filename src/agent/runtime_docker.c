@@ -492,7 +492,7 @@ static int docker_adopt(struct runtime *rt, struct runtime_adopted *out, unsigne
         return ERR_IO;
     }
     for (char *cid = strtok_r(list, "\n", &save); cid != NULL; cid = strtok_r(NULL, "\n", &save)) {
-        char info[512], rental[RUNTIME_ID_MAX + 8] = "", cname[RUNTIME_ID_MAX + 24] = "";
+        char info[512], rental[RUNTIME_ID_MAX] = "", cname[RUNTIME_ID_MAX + 24] = "";
         char want[RUNTIME_ID_MAX + 24], running[8] = "";
         char *inspect[] = {"docker",
                            "inspect",
@@ -508,7 +508,7 @@ static int docker_adopt(struct runtime *rt, struct runtime_adopted *out, unsigne
             continue;
         if (run_docker(inspect, info, sizeof(info)) != 0)
             continue; /* gone meanwhile */
-        if (sscanf(info, "%55s %lld %7s %d %55s", rental, &epoch, running, &code, cname) != 5)
+        if (sscanf(info, "%47s %lld %7s %d %55s", rental, &epoch, running, &code, cname) != 5)
             rental[0] = '\0';
         snprintf(want, sizeof(want), "/gpurent-%s", rental);
         if (!runtime_id_ok(rental) || epoch < 0 || strcmp(cname, want) != 0 || *n >= max) {
