@@ -307,11 +307,16 @@ class DockerRuntimeTest(ServerTestCase):
         self.wait_state(tenant, done, ("ended",))
         rid = self.rent(tenant, ["sleep", "300"], count=1)
         self.wait_state(tenant, rid, ("running",))
+        # one that exits while no agent watches: reported with its code after the restart
+        short = self.rent(tenant, ["sh", "-c", "sleep 2; exit 5"], count=1)
+        self.wait_state(tenant, short, ("running",))
         before = self.inspect(rid)
         self.assertTrue(before["State"]["Running"])
         self.agent.kill()
         self.agent.wait()
         self.assertTrue(self.inspect(rid)["State"]["Running"], "the container outlives its agent")
+        self.wait_for("the short one exited", lambda: not self.inspect(short)["State"]["Running"],
+                      5)
         # what the agent must not keep: a container for an ended rental, one without a rental
         docker(self.engine.env, "run", "-d", "--network", "none", "--name", "gpurent-" + done,
                "--label", "gpurent.rental=" + done, "--label", "gpurent.epoch=1",
@@ -333,8 +338,13 @@ class DockerRuntimeTest(ServerTestCase):
         self.assertEqual(len(ours.split()), 1, "no duplicate")
         got = self.rental(tenant, rid)
         self.assertEqual(got["state"], "running", got)
+        got = self.wait_state(tenant, short, ("ended",))
+        self.assertEqual((got["end_reason"], got["exit_code"]), ("exited", 5), got)
+        self.wait_for("the exited one removed", lambda: self.inspect(short) is None, 10)
         with open(self.agent_log, "rb") as f:
-            self.assertIn(("%s adopted" % rid).encode(), f.read())
+            log = f.read()
+        self.assertIn(("%s adopted" % rid).encode(), log)
+        self.assertIn(("%s ended while the agent was away" % short).encode(), log)
         stopped = time.time()
         self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
         self.wait_for("the adopted container gone", lambda: self.inspect(rid) is None,
