@@ -13,7 +13,7 @@ SAN_BUILD ?= build-san
 BENCH_BUILD ?= build-bench
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run simulate test test-sanitize bench format clean screenshots fuzz
+.PHONY: all deps test-deps build run simulate test test-sanitize bench format clean screenshots fuzz
 
 all: build
 
@@ -32,10 +32,15 @@ run: build
 simulate: build
 	./$(BUILD)/gpurent simulate examples/demo
 
-test: build
+# what only the tests need: Debian's chromium (the console's browser test), docker.io and
+# busybox-static (the docker runtime's end-to-end test)
+test-deps:
+	@scripts/install-deps.sh --test
+
+test: test-deps build
 	ctest --test-dir $(BUILD) --output-on-failure
 
-test-sanitize: deps
+test-sanitize: deps test-deps
 	cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGPURENT_SANITIZE=ON -DGPURENT_BENCH=OFF
 	cmake --build $(SAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

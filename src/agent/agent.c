@@ -452,6 +452,7 @@ static void start_held(struct agent *a, struct held *h, const json_t *e)
     spec.argv = argv;
     spec.env = envp;
     spec.image = json_string_value(json_object_get(w, "image"));
+    spec.gpus_simulated = a->gpu.ops == &gpu_sim_ops; /* docker: no --gpus for invented GPUs */
     rc = a->rt->ops->start(a->rt, &spec, h->detail, sizeof(h->detail));
     if (rc != 0) {
         h->state = H_FAILED;

@@ -5,8 +5,9 @@
  *   - exec (runtime_exec.c): the workload's command runs as a child of the agent, in a
  *     session and process group of its own, its output in DATA/logs/<rental>.log, its state
  *     in DATA/rentals/<rental>.json so that a restarted agent adopts it;
- *   - docker (runtime_docker.c): `docker run -d --name gpurent-<rental> --gpus ...`. Only its
- *     argument construction is tested here; it needs a Docker engine to run.
+ *   - docker (runtime_docker.c): `docker run -d --name gpurent-<rental> --label ... IMAGE CMD`
+ *     through the docker CLI (DOCKER_HOST honoured); the containers' labels let a restarted
+ *     agent adopt them; the output goes to DATA/logs/<rental>.log when it is forgotten.
  *   - sim (runtime_sim.c): SIMULATED, executes nothing: a workload lives until stopped, or
  *     for a lifetime its command (`sleep N`, `true`, `false`) or "sim:SECONDS" sets, and is
  *     reported like an exec one. The hosts of `gpurent serve --demo` run it.
@@ -32,6 +33,11 @@ struct workload_spec {
     const char *const *argv; /* the command, NULL-terminated; argv[0] non-NULL */
     const char *const *env;  /* "K=V" strings, NULL-terminated; NULL = none */
     const char *image;       /* docker only; NULL for exec */
+    /* docker only: the host's GPUs are SIMULATED (gpu_sim.c): no --gpus (there is no GPU
+       for the NVIDIA container toolkit to map); the GPU list goes in the env instead */
+    bool gpus_simulated;
+    /* docker only: the gpurent.agent label's value (runtime_docker_agent_id); NULL = none */
+    const char *agent_label;
 };
 
 enum runtime_state {
@@ -44,8 +50,8 @@ enum runtime_state {
 struct runtime_adopted {
     char rental_id[RUNTIME_ID_MAX];
     int64_t epoch;
-    bool alive;    /* adopted; else it died while the agent was away (exit code unknown) */
-    int exit_code; /* -1 when !alive */
+    bool alive;    /* adopted; else it ended while the agent was away */
+    int exit_code; /* when !alive: its code (docker keeps it), -1 when unknown (exec) */
 };
 
 struct runtime;
@@ -66,7 +72,8 @@ struct runtime_ops {
     /* Drop what the runtime keeps about an ended rental (its state file). */
     void (*forget)(struct runtime *rt, const char *rental_id);
     /* At start-up: the workloads a previous agent left, alive or not, into out[0..*n). The
-     * dead ones' state is dropped; process groups that no rental owns are killed. */
+     * dead ones' state is dropped (exec; docker keeps an ended container, and its logs,
+     * until forget); workloads that no rental id names are killed. */
     int (*adopt)(struct runtime *rt, struct runtime_adopted *out, unsigned max, unsigned *n);
     void (*free)(struct runtime *rt);
 };
@@ -98,12 +105,21 @@ void runtime_free(struct runtime *rt);
 bool runtime_id_ok(const char *id);
 
 /*
- * The argv of `docker run` for w (grace unused): "docker" "run" "-d" "--name"
- * "gpurent-<rental>" "--gpus" "\"device=0,1\"" ("--gpus" "all" never) "-e" "K=V"... IMAGE
- * CMD... NULL. 0 and *out (malloc'd array of malloc'd strings: runtime_argv_free), or
- * ERR_INVALID (no image) / ERR_NOMEM.
+ * The argv of `docker run` for w: "docker" "run" "-d" "--name" "gpurent-<rental>" "--label"
+ * "gpurent.rental=<rental>" "--label" "gpurent.epoch=<epoch>" ["--label"
+ * "gpurent.agent=<w->agent_label>"]; then, with NVML GPUs, "--gpus" "\"device=0,1\""
+ * (the NVIDIA container toolkit maps them and sets NVIDIA_VISIBLE_DEVICES inside; "--gpus"
+ * "all" never; none when the rental has no GPU); then "-e" "K=V" for the workload's env; with
+ * SIMULATED GPUs no --gpus but, last (so that the env cannot move the rental off its GPUs),
+ * "-e" "NVIDIA_VISIBLE_DEVICES=0,1" "-e" "CUDA_VISIBLE_DEVICES=0,1" as exec sets them; then
+ * IMAGE CMD... NULL.
+ * 0 and *out (malloc'd array of malloc'd strings: runtime_argv_free), or ERR_INVALID (no
+ * image, bad id, too many GPUs) / ERR_NOMEM.
  */
 int runtime_docker_argv(char ***out, const struct workload_spec *w);
+/* runtime_new's part for docker: rt->priv, with the agent id from DATA/docker-agent-id
+ * (made at the first start). 0, or ERR_IO / ERR_NOMEM with err. */
+int runtime_docker_init(struct runtime *rt, char *err, size_t errlen);
 void runtime_argv_free(char **argv);
 
 #endif

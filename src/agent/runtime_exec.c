@@ -558,7 +558,7 @@ int runtime_new(struct runtime **out, const char *kind, const char *data_dir, un
     }
     rt = calloc(1, sizeof(*rt));
     if (rt == NULL || (rt->data_dir = strdup(data_dir)) == NULL ||
-        (rt->priv = calloc(1, sizeof(struct exec_state))) == NULL) {
+        (ops == &runtime_exec_ops && (rt->priv = calloc(1, sizeof(struct exec_state))) == NULL)) {
         if (rt != NULL)
             free(rt->data_dir);
         free(rt);
@@ -567,6 +567,15 @@ int runtime_new(struct runtime **out, const char *kind, const char *data_dir, un
     }
     rt->ops = ops;
     rt->grace_ms = grace_ms;
+    if (ops == &runtime_docker_ops) {
+        int rc = runtime_docker_init(rt, err, errlen);
+
+        if (rc != 0) {
+            free(rt->data_dir);
+            free(rt);
+            return rc;
+        }
+    }
     *out = rt;
     return 0;
 }

@@ -23,29 +23,179 @@
 
 static const unsigned two_three[] = {2, 3};
 
+static void assert_argv(char **argv, const char *const *want)
+{
+    size_t i;
+
+    for (i = 0; want[i] != NULL; i++) {
+        assert_non_null(argv[i]);
+        assert_string_equal(argv[i], want[i]);
+    }
+    assert_null(argv[i]);
+}
+
 static void test_docker_argv(void **state)
 {
     const char *cmd[] = {"python", "train.py", NULL};
-    const char *env[] = {"A=1", "B=two words", NULL};
-    const char *want[] = {
-        "docker",         "run",      "-d",  "--name", "gpurent-rnt_x1", "--gpus",
-        "\"device=2,3\"", "-e",       "A=1", "-e",     "B=two words",    "nvcr.io/pt:24",
-        "python",         "train.py", NULL};
-    struct workload_spec w = {"rnt_x1", 1, two_three, 2, cmd, env, "nvcr.io/pt:24"};
+    const char *env[] = {"A=1", "B=two words", "CUDA_VISIBLE_DEVICES=7", NULL};
+    /* NVML GPUs: --gpus maps them (the toolkit sets NVIDIA_VISIBLE_DEVICES inside) */
+    const char *want[] = {"docker",
+                          "run",
+                          "-d",
+                          "--name",
+                          "gpurent-rnt_x1",
+                          "--label",
+                          "gpurent.rental=rnt_x1",
+                          "--label",
+                          "gpurent.epoch=12",
+                          "--label",
+                          "gpurent.agent=0123456789abcdef",
+                          "--gpus",
+                          "\"device=2,3\"",
+                          "-e",
+                          "A=1",
+                          "-e",
+                          "B=two words",
+                          "-e",
+                          "CUDA_VISIBLE_DEVICES=7",
+                          "nvcr.io/pt:24",
+                          "python",
+                          "train.py",
+                          NULL};
+    /* SIMULATED GPUs: no --gpus; the list in the env, after the workload's (which loses) */
+    const char *want_sim[] = {"docker",
+                              "run",
+                              "-d",
+                              "--name",
+                              "gpurent-rnt_x1",
+                              "--label",
+                              "gpurent.rental=rnt_x1",
+                              "--label",
+                              "gpurent.epoch=12",
+                              "-e",
+                              "A=1",
+                              "-e",
+                              "B=two words",
+                              "-e",
+                              "CUDA_VISIBLE_DEVICES=7",
+                              "-e",
+                              "NVIDIA_VISIBLE_DEVICES=2,3",
+                              "-e",
+                              "CUDA_VISIBLE_DEVICES=2,3",
+                              "nvcr.io/pt:24",
+                              "python",
+                              "train.py",
+                              NULL};
+    /* no GPUs, no env, no command: the image's own */
+    const char *want_bare[] = {"docker",
+                               "run",
+                               "-d",
+                               "--name",
+                               "gpurent-rnt_x1",
+                               "--label",
+                               "gpurent.rental=rnt_x1",
+                               "--label",
+                               "gpurent.epoch=12",
+                               "--label",
+                               "gpurent.agent=0123456789abcdef",
+                               "img",
+                               NULL};
+    struct workload_spec w = {.rental_id = "rnt_x1",
+                              .epoch = 12,
+                              .gpu_indices = two_three,
+                              .gpu_count = 2,
+                              .argv = cmd,
+                              .env = env,
+                              .image = "nvcr.io/pt:24",
+                              .agent_label = "0123456789abcdef"};
     char **argv = NULL;
-    size_t i;
 
     (void)state;
     assert_int_equal(runtime_docker_argv(&argv, &w), 0);
-    for (i = 0; want[i] != NULL; i++)
-        assert_string_equal(argv[i], want[i]);
-    assert_null(argv[i]);
+    assert_argv(argv, want);
+    runtime_argv_free(argv);
+    w.gpus_simulated = true;
+    w.agent_label = NULL;
+    assert_int_equal(runtime_docker_argv(&argv, &w), 0);
+    assert_argv(argv, want_sim);
+    runtime_argv_free(argv);
+    w.gpus_simulated = false;
+    w.agent_label = "0123456789abcdef";
+    w.gpu_count = 0;
+    w.argv = NULL;
+    w.env = NULL;
+    w.image = "img";
+    assert_int_equal(runtime_docker_argv(&argv, &w), 0);
+    assert_argv(argv, want_bare);
     runtime_argv_free(argv);
     w.image = NULL;
+    assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+    w.image = "";
     assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
     w.image = "img";
     w.rental_id = "../etc";
     assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+    w.rental_id = "rnt_x1";
+    w.epoch = -1;
+    assert_int_equal(runtime_docker_argv(&argv, &w), ERR_INVALID);
+}
+
+/* The docker runtime without an engine (DOCKER_HOST at a socket that does not exist): its
+ * agent id is made once and kept; a start fails with docker's error; a poll says alive (a
+ * lost engine is no exit); adopt fails and finds nothing. */
+static void test_docker_unreachable(void **state)
+{
+    const char *cmd[] = {"true", NULL};
+    struct workload_spec w = {.rental_id = "rnt_d1", .epoch = 1, .argv = cmd, .image = "img"};
+    char dir[] = "/tmp/gpurent-test-docker-XXXXXX", path[200], id1[32] = "", id2[32] = "";
+    char err[256], detail[RUNTIME_DETAIL_MAX] = "", *saved = getenv("DOCKER_HOST");
+    struct runtime_adopted found[4];
+    struct runtime *rt = NULL;
+    unsigned n = 99;
+    int code = 7;
+    FILE *f;
+
+    (void)state;
+    saved = saved != NULL ? strdup(saved) : NULL;
+    assert_non_null(mkdtemp(dir));
+    setenv("DOCKER_HOST", "unix:///nonexistent/gpurent-test-docker.sock", 1);
+    assert_int_equal(runtime_new(&rt, "docker", dir, 1000, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/docker-agent-id", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(id1, sizeof(id1), f));
+    fclose(f);
+    assert_int_equal(strlen(id1), 16);
+    assert_int_equal(strspn(id1, "0123456789abcdef"), 16);
+    assert_int_equal(rt->ops->start(rt, &w, detail, sizeof(detail)), ERR_IO);
+    assert_int_equal(strncmp(detail, "docker run: ", 12), 0);
+    assert_int_equal(rt->ops->poll(rt, "rnt_d1", &code), RUNTIME_ALIVE);
+    assert_int_equal(code, 7);
+    assert_int_equal(rt->ops->adopt(rt, found, 4, &n), ERR_IO);
+    assert_int_equal(n, 0);
+    runtime_free(rt);
+    /* a second start of the agent keeps its id */
+    assert_int_equal(runtime_new(&rt, "docker", dir, 1000, err, sizeof(err)), 0);
+    runtime_free(rt);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(id2, sizeof(id2), f));
+    fclose(f);
+    assert_string_equal(id1, id2);
+    /* a damaged id is an error, not a new id (that would orphan the containers) */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not-hex", f);
+    fclose(f);
+    assert_int_equal(runtime_new(&rt, "docker", dir, 1000, err, sizeof(err)), ERR_IO);
+    assert_non_null(strstr(err, "not an agent id"));
+    if (saved != NULL)
+        setenv("DOCKER_HOST", saved, 1);
+    else
+        unsetenv("DOCKER_HOST");
+    free(saved);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
 }
 
 static void test_sim_spec(void **state)
@@ -226,7 +376,12 @@ static void test_exec_runtime(void **state)
     const char *argv[] = {"sh", "-c", script, NULL};
     const char *missing[] = {"/nonexistent/no-such-command", NULL};
     const char *env[] = {"GPURENT_TEST=1", NULL};
-    struct workload_spec w = {"rnt_a", 3, two_three, 2, argv, env, NULL};
+    struct workload_spec w = {.rental_id = "rnt_a",
+                              .epoch = 3,
+                              .gpu_indices = two_three,
+                              .gpu_count = 2,
+                              .argv = argv,
+                              .env = env};
     struct runtime_adopted found[8];
     struct runtime *rt = NULL, *rt2 = NULL;
     char err[256], detail[RUNTIME_DETAIL_MAX];
@@ -302,7 +457,8 @@ static void test_sim_runtime(void **state)
 {
     const char *sleep1[] = {"sleep", "1", NULL}, *t[] = {"true", NULL}, *f[] = {"false", NULL};
     const char *train[] = {"python", "train.py", NULL};
-    struct workload_spec w = {"rnt_s", 1, two_three, 2, t, NULL, NULL};
+    struct workload_spec w = {
+        .rental_id = "rnt_s", .epoch = 1, .gpu_indices = two_three, .gpu_count = 2, .argv = t};
     struct runtime_adopted found[4];
     struct runtime *rt = NULL;
     char err[256], detail[RUNTIME_DETAIL_MAX];
@@ -355,9 +511,10 @@ static void test_sim_runtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docker_argv),  cmocka_unit_test(test_sim_spec),
-        cmocka_unit_test(test_nvml_absent),  cmocka_unit_test(test_nvml_fake),
-        cmocka_unit_test(test_exec_runtime), cmocka_unit_test(test_sim_runtime),
+        cmocka_unit_test(test_docker_argv), cmocka_unit_test(test_docker_unreachable),
+        cmocka_unit_test(test_sim_spec),    cmocka_unit_test(test_nvml_absent),
+        cmocka_unit_test(test_nvml_fake),   cmocka_unit_test(test_exec_runtime),
+        cmocka_unit_test(test_sim_runtime),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
