@@ -32,6 +32,7 @@ static const struct cli_noun nouns[] = {
     {"usage", cli_usage_commands, "the tenant's line items for a period"},
     {"invoice", cli_invoice_commands, "the tenant's invoice for a calendar month"},
     {"tenants", cli_tenants_commands, "(admin) create and list tenants"},
+    {"keys", cli_keys_commands, "list, create, revoke and rotate API keys"},
     {"credits", cli_credits_commands, "(admin) top up a tenant's prepaid balance"},
     {"prices", cli_prices_commands, "(admin) set and list the price list"},
     {"hosts", cli_hosts_commands, "(admin) list, drain and undrain hosts, make join tokens"},
@@ -588,6 +589,8 @@ int cli_query_add(struct cli *cli, char *buf, const char *name, const char *valu
 
 const char *cli_text(const json_t *v, char *buf)
 {
+    if (v == NULL) /* absent: json_typeof would read through NULL */
+        return NULL;
     switch (json_typeof(v)) {
     case JSON_STRING:
         snprintf(buf, CLI_TEXT_MAX, "%s", json_string_value(v));

@@ -100,6 +100,7 @@ extern const struct cli_command cli_hosts_commands[];
 extern const struct cli_command cli_coupons_commands[];
 extern const struct cli_command cli_economics_commands[];
 extern const struct cli_command cli_whatif_commands[];
+extern const struct cli_command cli_keys_commands[];
 
 /* The value of an option of the running command (by name; it must be in its table). */
 const struct cli_value *cli_opt(const struct cli *cli, const char *name);

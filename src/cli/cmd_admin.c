@@ -718,6 +718,39 @@ const struct cli_command cli_hosts_commands[] = {
     {0},
 };
 
+static int coupons_ls(struct cli *cli)
+{
+    static const char *const heads[] = {"ID",   "CODE",  "PERCENT OFF", ">AMOUNT OFF", "MODEL",
+                                        "TERM", ">USED", ">MAX",        "VALID UNTIL", NULL};
+    static const char *const fields[] = {"id",         "code", "percent_off", "amount_off",
+                                         "gpu_model",  "term", "redemptions", "max_redemptions",
+                                         "valid_until"};
+    json_t *data = NULL, *c;
+    struct table t;
+    size_t i;
+    int rc;
+
+    rc = cli_list(cli, "/v1/coupons", &data);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(data);
+        return cli_print_raw(cli);
+    }
+    table_init(&t, heads);
+    json_array_foreach(data, i, c)
+    {
+        char b[ARRAY_SIZE(fields)][CLI_TEXT_MAX];
+        const char *row[ARRAY_SIZE(fields)];
+
+        for (size_t f = 0; f < ARRAY_SIZE(fields); f++)
+            row[f] = cli_field(c, fields[f], b[f]);
+        table_add(&t, row);
+    }
+    json_decref(data);
+    return print_table(&t);
+}
+
 const struct cli_command cli_coupons_commands[] = {
     {
         .noun = "coupons",
@@ -728,6 +761,12 @@ const struct cli_command cli_coupons_commands[] = {
         .min_args = 1,
         .max_args = 1,
         .options = coupons_options,
+    },
+    {
+        .noun = "coupons",
+        .verb = "ls",
+        .fn = coupons_ls,
+        .summary = "list coupons and promotions, with how often each was redeemed",
     },
     {0},
 };

@@ -391,6 +391,38 @@ contains "$tmp/out" "realized price /GPU-h"
 expect_first 2 "gpurent: whatif: --years is required" A whatif --card-price 1 --hourly-price 1 \
     --utilization 1
 
+# ---- keys: a tenant makes, lists, rotates and revokes its own -----------------------------
+expect 0 "" T keys create
+new_id=$(sed -n 's/^created key //p' "$tmp/out")
+new_key=$(sed -n 's/^api key: //p' "$tmp/out")
+[[ $new_id == key_* && $new_key == gpr_* ]] || fail "keys create: $(cat "$tmp/out")"
+contains "$tmp/out" "the key is shown only now: store it (GPURENT_API_KEY)"
+expect 0 "" T keys ls -q
+contains "$tmp/out" "$new_id"
+[[ $(wc -l <"$tmp/out") == 2 ]] || fail "keys ls: the tenant sees $(wc -l <"$tmp/out") keys, want 2"
+expect 0 "" T keys ls
+[[ "$(head -n 1 "$tmp/out")" == "ID"*"PREFIX"*"ROLE"*"TENANT"*"HOST"*"CREATED"*"LAST USED" ]] ||
+    fail "keys ls header: $(head -n 1 "$tmp/out")"
+expect 0 "" T keys rotate "$new_id"
+rot_id=$(sed -n 's/^new key \(key_[a-z0-9]*\) .*/\1/p' "$tmp/out")
+rot_key=$(sed -n 's/^api key: //p' "$tmp/out")
+[[ $rot_id == key_* && $rot_id != "$new_id" && $rot_key == gpr_* ]] || fail "keys rotate: $(cat "$tmp/out")"
+contains "$tmp/out" "(replaces $new_id, revoked now)"
+expect 1 "gpurent: 401 unauthorized: unknown or revoked API key" env GPURENT_API_KEY="$new_key" "$bin" balance
+expect 0 "" env GPURENT_API_KEY="$rot_key" "$bin" balance
+expect 0 "" T keys revoke "$rot_id"
+expect_out "revoked $rot_id: it is refused from the next request on"
+expect 1 "gpurent: 401 unauthorized: unknown or revoked API key" env GPURENT_API_KEY="$rot_key" "$bin" balance
+expect 1 "gpurent: 409 conflict: key $rot_id is revoked: create a new key instead" T keys rotate "$rot_id"
+expect 1 "gpurent: 404 not found: unknown key \"key_zzzzzzzzzzzzz\"" T keys revoke key_zzzzzzzzzzzzz
+expect 0 "" A keys ls -q --tenant "$(T balance --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenant_id"])')"
+[[ $(wc -l <"$tmp/out") == 1 ]] || fail "keys ls --tenant: $(cat "$tmp/out")"
+
+# ---- coupons ls: what was made above, with its redemptions ----------------------------------
+expect 0 "" A coupons ls
+[[ "$(sed -n 2p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +WELCOME10\ +10\ +-\ +A100-80G\ +-\ +0\ +-\ +-$ ]] ||
+    fail "coupons ls: $(cat "$tmp/out")"
+
 # ---- the server gone: exit 1, and a hint ------------------------------------------------------
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
