@@ -101,8 +101,8 @@ struct demand_model_params {
     uint32_t model;           /* index into scenario.models */
     double arrivals_per_hour; /* Poisson rate, > 0 */
     struct duration_dist duration;
-    double size_weight[MAX_GPUS_PER_HOST + 1]; /* by GPU count; normalised at load */
-    double term_weight[TERM_COUNT];            /* normalised at load */
+    double size_weight[MAX_GPUS_PER_HOST + 1]; /* by GPU count; relative (demand.c normalises) */
+    double term_weight[TERM_COUNT];            /* relative (demand.c normalises) */
     int64_t bid_min, bid_max; /* spot bids are uniform in [min, max], whole cents */
     double queue_share;       /* share of requests that wait in the queue (1) */
     double patience_seconds;  /* a queued request is stopped after this wait; 0 = never */

@@ -6,7 +6,8 @@
  * fleet.json, prices.json, demand.csv or demand.json; other names are skipped) and running
  * to the next such line. A scenario that loads must be what a run can rely on: the counts
  * add up, every index (model, tenant, coupon) is in range, the trace is sorted and starts
- * at the start or later, the generator's weights are normalised.
+ * at the start or later, the generator's weights are relative: finite, >= 0, with a sum above
+ * zero (demand.c turns them into a distribution).
  */
 #include "common/compat.h"
 
@@ -161,12 +162,18 @@ static void check(const struct scenario *sc)
             if (p->model >= sc->model_count || !(p->arrivals_per_hour > 0) ||
                 p->coupon_count > DEMAND_MAX_COUPONS_PER_MODEL)
                 fail("a generator model");
-            for (size_t k = 0; k <= MAX_GPUS_PER_HOST; k++)
+            for (size_t k = 0; k <= MAX_GPUS_PER_HOST; k++) {
+                if (!(p->size_weight[k] >= 0))
+                    fail("a negative or NaN size weight");
                 sizes += p->size_weight[k];
-            for (size_t k = 0; k < TERM_COUNT; k++)
+            }
+            for (size_t k = 0; k < TERM_COUNT; k++) {
+                if (!(p->term_weight[k] >= 0))
+                    fail("a negative or NaN term weight");
                 terms += p->term_weight[k];
-            if (fabs(sizes - 1) > 1e-9 || fabs(terms - 1) > 1e-9)
-                fail("weights not normalised");
+            }
+            if (!(sizes > 0) || !isfinite(sizes) || !(terms > 0) || !isfinite(terms))
+                fail("weights without a positive, finite sum");
             for (uint32_t k = 0; k < p->coupon_count; k++) {
                 if (p->coupon[k] >= sc->coupon_count)
                     fail("a generator coupon");
