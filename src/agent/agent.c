@@ -501,7 +501,9 @@ static bool reconcile(struct agent *a, const json_t *reply)
         size_t k;
         json_t *v;
 
-        if (!runtime_id_ok(id))
+        /* the server always sends an epoch >= 0 (an assignment's number): an entry without
+           one is not an assignment to act on */
+        if (!runtime_id_ok(id) || !json_is_integer(epoch) || json_integer_value(epoch) < 0)
             continue;
         json_array_foreach(idx, k, v)
         {
