@@ -15,6 +15,7 @@
 #include "../common/timeutil.h"
 #include "../engine/money.h"
 #include "cli_internal.h"
+#include "table.h"
 
 #define LIST_PAGES_MAX 1000 /* a list longer than this many pages is cut (and said so) */
 
@@ -585,6 +586,44 @@ int cli_query_add(struct cli *cli, char *buf, const char *name, const char *valu
                          esc) >= CLI_PATH_MAX - n)
         return cli_usage_error(cli, "the value of %s is too long", name);
     return 0;
+}
+
+int cli_list_table(struct cli *cli, const char *path, const char *const *heads,
+                   const char *const *fields)
+{
+    json_t *data = NULL, *item;
+    struct table t;
+    size_t i, n = 0;
+    int rc;
+
+    while (heads[n] != NULL)
+        n++;
+    rc = cli_list(cli, path, &data);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(data);
+        return cli_print_raw(cli);
+    }
+    table_init(&t, heads);
+    json_array_foreach(data, i, item)
+    {
+        char b[TABLE_COLS_MAX][CLI_TEXT_MAX];
+        const char *row[TABLE_COLS_MAX];
+
+        for (size_t f = 0; f < n && f < TABLE_COLS_MAX; f++)
+            row[f] = cli_field(item, fields[f], b[f]);
+        if (cli->quiet)
+            printf("%s\n", row[0] ? row[0] : "-");
+        else
+            table_add(&t, row);
+    }
+    json_decref(data);
+    rc = !cli->quiet && table_print(&t, stdout) != 0 ? CLI_EXIT_FAIL : 0;
+    if (rc != 0)
+        fprintf(stderr, "gpurent: out of memory\n");
+    table_release(&t);
+    return rc;
 }
 
 const char *cli_text(const json_t *v, char *buf)

@@ -121,6 +121,11 @@ int cli_call(struct cli *cli, const char *method, const char *path, const json_t
  * items (owned). Returns 0 or 1 like cli_call. With --json, only the first page is fetched
  * and *data is its "data". */
 int cli_list(struct cli *cli, const char *path, json_t **data);
+/* GET path (every page) and print one table row per item: heads (NULL-terminated, as
+ * table_init takes them) over the items' fields, one field per head; -q prints the first
+ * field only, --json the server's reply. Returns 0 or 1 like cli_call. */
+int cli_list_table(struct cli *cli, const char *path, const char *const *heads,
+                   const char *const *fields);
 /* Print the last reply's text as the server sent it (for --json). Returns 0 or 1. */
 int cli_print_raw(struct cli *cli);
 

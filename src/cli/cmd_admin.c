@@ -725,30 +725,8 @@ static int coupons_ls(struct cli *cli)
     static const char *const fields[] = {"id",         "code", "percent_off", "amount_off",
                                          "gpu_model",  "term", "redemptions", "max_redemptions",
                                          "valid_until"};
-    json_t *data = NULL, *c;
-    struct table t;
-    size_t i;
-    int rc;
 
-    rc = cli_list(cli, "/v1/coupons", &data);
-    if (rc != 0)
-        return rc;
-    if (cli->json) {
-        json_decref(data);
-        return cli_print_raw(cli);
-    }
-    table_init(&t, heads);
-    json_array_foreach(data, i, c)
-    {
-        char b[ARRAY_SIZE(fields)][CLI_TEXT_MAX];
-        const char *row[ARRAY_SIZE(fields)];
-
-        for (size_t f = 0; f < ARRAY_SIZE(fields); f++)
-            row[f] = cli_field(c, fields[f], b[f]);
-        table_add(&t, row);
-    }
-    json_decref(data);
-    return print_table(&t);
+    return cli_list_table(cli, "/v1/coupons", heads, fields);
 }
 
 const struct cli_command cli_coupons_commands[] = {

@@ -15,47 +15,15 @@ static int keys_ls(struct cli *cli)
 {
     static const char *const heads[] = {"ID",   "PREFIX",  "ROLE",      "TENANT",
                                         "HOST", "CREATED", "LAST USED", NULL};
+    static const char *const fields[] = {"id",      "prefix",     "role",        "tenant_id",
+                                         "host_id", "created_at", "last_used_at"};
     const struct cli_value *tenant = cli_opt(cli, "--tenant");
     char path[CLI_PATH_MAX] = "/v1/keys";
-    json_t *data = NULL, *k;
-    struct table t;
-    size_t i;
     int rc;
 
     if (tenant->set && (rc = cli_query_add(cli, path, "tenant_id", tenant->text)) != 0)
         return rc;
-    rc = cli_list(cli, path, &data);
-    if (rc != 0)
-        return rc;
-    if (cli->json) {
-        json_decref(data);
-        return cli_print_raw(cli);
-    }
-    table_init(&t, heads);
-    json_array_foreach(data, i, k)
-    {
-        static const char *const fields[] = {"id",      "prefix",     "role",        "tenant_id",
-                                             "host_id", "created_at", "last_used_at"};
-        char b[ARRAY_SIZE(fields)][CLI_TEXT_MAX];
-        const char *row[ARRAY_SIZE(fields)];
-
-        for (size_t f = 0; f < ARRAY_SIZE(fields); f++)
-            row[f] = cli_field(k, fields[f], b[f]);
-        if (cli->quiet)
-            printf("%s\n", row[0] ? row[0] : "-");
-        else
-            table_add(&t, row);
-    }
-    json_decref(data);
-    if (cli->quiet) {
-        table_release(&t);
-        return 0;
-    }
-    rc = table_print(&t, stdout) != 0 ? CLI_EXIT_FAIL : 0;
-    if (rc != 0)
-        fprintf(stderr, "gpurent: out of memory\n");
-    table_release(&t);
-    return rc;
+    return cli_list_table(cli, path, heads, fields);
 }
 
 /* The reply of a create or a rotate: the new key, shown once. */
