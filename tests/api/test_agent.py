@@ -228,8 +228,9 @@ class LongPollTest(AgentTest):
         got = self.wait_for("running", lambda: (lambda r: r if r["state"] == "running" else None)(
             self.rental(tenant, rid)), 5)
         self.assertEqual(got["host_id"], self.agents["lp"]["host_id"])
-        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
+        # read before the stop: the agent removes the rental's record once the workload is gone
         pgid = self.workload_pgid(got["host_id"], rid)
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % rid), (200, 202))
         self.wait_for("the workload to be gone", lambda: not pgid_alive(pgid), GRACE + 3)
 
     # the inherited tests need the three-agent fleet
