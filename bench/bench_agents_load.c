@@ -2,17 +2,19 @@
  * bench_agents_load.c - the create load of bench/bench_agents.py, in C so that the load
  * generator does not take the cores the server and the agents are measured on.
  *
- *   bench_agents_load URL TENANT_KEY START_EPOCH SECONDS THREADS TOUCH_DIR OUT
+ *   bench_agents_load URL TENANT_KEY START_EPOCH SECONDS THREADS TOUCH_DIR OUT [busybox]
  *
  * THREADS threads, each with its own keep-alive connection (src/client), wait until the
  * wall clock reaches START_EPOCH (seconds, fractional), then POST /v1/rentals (1 x A100-80G
- * on demand, workload `touch TOUCH_DIR/<thread>-<n>`) back to back for SECONDS. OUT gets one
+ * on demand, workload `touch TOUCH_DIR/<thread>-<n>`, or `busybox touch ...`: a statically
+ * linked touch, no dynamic loader) back to back for SECONDS. OUT gets one
  * line per 201: "RENTAL_ID T_SEND T_ACK FILE" (wall-clock seconds), and one line per other
  * answer: "error STATUS". A refused create is retried after 5 ms.
  */
 #include "../src/common/compat.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@ struct worker {
     pthread_t thread;
     unsigned n;
     const char *url, *key, *dir;
+    bool busybox; /* the workload is `busybox touch FILE` instead of coreutils' `touch FILE` */
     double start, seconds;
     FILE *out; /* shared: lines written under out_mu */
 };
@@ -62,8 +65,12 @@ static void *work(void *arg)
         double t0, t1;
 
         snprintf(file, sizeof(file), "%s/%u-%u", w->dir, w->n, n);
-        body = json_pack("{s:s,s:i,s:s,s:{s:[s,s]}}", "gpu_model", "A100-80G", "gpu_count", 1,
-                         "term", "on_demand", "workload", "command", "touch", file);
+        if (w->busybox)
+            body = json_pack("{s:s,s:i,s:s,s:{s:[s,s,s]}}", "gpu_model", "A100-80G", "gpu_count", 1,
+                             "term", "on_demand", "workload", "command", "busybox", "touch", file);
+        else
+            body = json_pack("{s:s,s:i,s:s,s:{s:[s,s]}}", "gpu_model", "A100-80G", "gpu_count", 1,
+                             "term", "on_demand", "workload", "command", "touch", file);
         t0 = wall();
         if (t0 >= end) {
             json_decref(body);
@@ -98,9 +105,9 @@ int main(int argc, char **argv)
     unsigned threads;
     FILE *out;
 
-    if (argc != 8) {
+    if (argc != 8 && !(argc == 9 && strcmp(argv[8], "busybox") == 0)) {
         fprintf(stderr, "usage: bench_agents_load URL TENANT_KEY START_EPOCH SECONDS THREADS "
-                        "TOUCH_DIR OUT\n");
+                        "TOUCH_DIR OUT [busybox]\n");
         return 2;
     }
     threads = (unsigned)strtoul(argv[5], NULL, 10);
@@ -117,6 +124,7 @@ int main(int argc, char **argv)
                                 .dir = argv[6],
                                 .start = strtod(argv[3], NULL),
                                 .seconds = strtod(argv[4], NULL),
+                                .busybox = argc == 9,
                                 .out = out};
         if (pthread_create(&ws[i].thread, NULL, work, &ws[i]) != 0)
             return 1;
