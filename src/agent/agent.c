@@ -74,6 +74,9 @@ struct held {
     int exit_code; /* H_EXITED */
     bool fenced;   /* stopped by fencing: reported exited (-1) once gone, never restarted */
     bool notified; /* told of a spot preemption notice (SIGTERM sent) */
+    /* a rental without a workload (no command, no image): its GPUs are held for the tenant
+       until it is stopped, and nothing is run (a reservation, DESIGN.md "Workloads") */
+    bool reserved;
     char detail[RUNTIME_DETAIL_MAX];
     bool in_run; /* listed in the latest reply's run */
     /* the control plane was told it runs: a workload that ends before that is reported
@@ -360,7 +363,8 @@ static struct held *new_held(struct agent *a, const char *id, int64_t epoch)
 
 static void forget_held(struct agent *a, struct held *h)
 {
-    a->rt->ops->forget(a->rt, h->id);
+    if (!h->reserved)
+        a->rt->ops->forget(a->rt, h->id);
     memset(h, 0, sizeof(*h));
 }
 
@@ -368,7 +372,8 @@ static void begin_stop(struct agent *a, struct held *h, const char *why)
 {
     if (h->state == H_RUNNING) {
         alog(a, "stopping %s (%s)", h->id, why);
-        a->rt->ops->stop(a->rt, h->id);
+        if (!h->reserved)
+            a->rt->ops->stop(a->rt, h->id);
         h->state = H_STOPPING;
     } else if (h->state != H_STOPPING) {
         forget_held(a, h); /* nothing runs */
@@ -385,7 +390,10 @@ static void poll_all(struct agent *a)
 
         if (!h->used || (h->state != H_RUNNING && h->state != H_STOPPING))
             continue;
-        st = a->rt->ops->poll(a->rt, h->id, &code);
+        if (h->reserved) /* nothing runs: held until stopped, gone once stopping */
+            st = h->state == H_RUNNING ? RUNTIME_ALIVE : RUNTIME_EXITED;
+        else
+            st = a->rt->ops->poll(a->rt, h->id, &code);
         if (st == RUNTIME_ALIVE)
             continue;
         if (h->state == H_STOPPING && h->fenced) {
@@ -417,12 +425,18 @@ static void start_held(struct agent *a, struct held *h, const json_t *e)
     const char *k;
     int rc;
 
-    /* the SIMULATED runtime runs a rental without a workload until it is stopped (the demo's
-       rentals); a real runtime has nothing to run */
-    if ((json_array_size(cmd) == 0 && a->rt->ops != &runtime_sim_ops) ||
-        json_array_size(cmd) > ARGV_MAX) {
+    /* a rental without a workload holds its GPUs until it is stopped: a reservation, the
+       same in every runtime (nothing is started; it is reported running, so it bills) */
+    if (json_array_size(cmd) == 0 && !json_is_string(json_object_get(w, "image"))) {
+        h->state = H_RUNNING;
+        h->reserved = true;
+        alog(a, "holding GPUs for %s (no workload: a reservation)", h->id);
+        goto out;
+    }
+    if (json_array_size(cmd) > ARGV_MAX) {
         h->state = H_FAILED;
-        snprintf(h->detail, sizeof(h->detail), "the workload has no command");
+        snprintf(h->detail, sizeof(h->detail), "workload.command: more than %d arguments",
+                 ARGV_MAX);
         goto out;
     }
     json_array_foreach(cmd, i, v)
@@ -624,7 +638,9 @@ static void fence(struct agent *a)
     for (size_t i = 0; i < HELD_MAX; i++) {
         struct held *h = &a->held[i];
 
-        if (h->used && h->state == H_RUNNING) {
+        /* a reservation runs nothing, so nothing of it can run unpaid: it is kept, and
+           resumes with the others when contact returns within lost_after */
+        if (h->used && h->state == H_RUNNING && !h->reserved) {
             if (!any)
                 alog(a, "no heartbeat answered for %u s: stopping every workload (fenced)",
                      a->fence_s);

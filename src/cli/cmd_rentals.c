@@ -65,6 +65,8 @@ static void print_rental(const json_t *r)
         kv_print(stdout, 13, "end reason:", end_reason);
         if (json_is_integer(json_object_get(r, "exit_code")))
             kv_print(stdout, 13, "exit code:", cli_field(r, "exit_code", b));
+        if (json_is_string(json_object_get(r, "end_detail")))
+            kv_print(stdout, 13, "why:", cli_field(r, "end_detail", b));
     }
     kv_print(stdout, 13, "gpus:", gpus_text(r, gpus, sizeof(gpus)));
     kv_print(stdout, 13, "term:", cli_field(r, "term", b));
@@ -97,6 +99,26 @@ static void print_rental(const json_t *r)
         kv_print(stdout, 13, "requeue of:", cli_field(r, "requeued_from", b));
     if (json_is_string(json_object_get(r, "requeued_as")))
         kv_print(stdout, 13, "requeued as:", cli_field(r, "requeued_as", b));
+}
+
+/* For --wait: how a rental that ended before it could be seen running ended. A start that
+ * failed is a failure (exit 1, the agent's words on stderr); a workload that ran and exited
+ * is not. */
+static int print_ended(const json_t *r)
+{
+    char b[CLI_TEXT_MAX], code[CLI_TEXT_MAX];
+    const char *why = cli_field(r, "end_reason", b);
+
+    if (why != NULL && strcmp(why, "failed_to_start") == 0) {
+        fprintf(stderr, "gpurent: the rental failed to start: %s\n",
+                cli_field(r, "end_detail", code) ? code : "(no detail from the host)");
+        return CLI_EXIT_FAIL;
+    }
+    if (json_is_integer(json_object_get(r, "exit_code")))
+        printf("ended: %s (exit code %s)\n", why ? why : "?", cli_field(r, "exit_code", code));
+    else
+        printf("ended: %s\n", why ? why : "?");
+    return 0;
 }
 
 static void sleep_ms(long ms)
@@ -297,6 +319,8 @@ static int rentals_create(struct cli *cli)
     printf("\n");
     if (state != NULL && strcmp(state, "pending") == 0)
         printf("queued: it starts when GPUs free up ('gpurent rentals show %s')\n", id);
+    if (state != NULL && strcmp(state, "ended") == 0)
+        rc = print_ended(reply);
 out:
     json_decref(body);
     json_decref(reply);

@@ -516,7 +516,7 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
     bool ended = v->state == RENTAL_ENDED, simulated = false;
     bool show_exit =
         v->exit_code != 0 ||
-        (ended && (v->end_reason == END_EXITED || v->end_reason == END_FAILED_TO_START));
+        (ended && v->end_reason == END_EXITED); /* a start that failed has no exit code */
 
     if (v->host != 0 && v->gpu_mask != 0) {
         int n = engine_host_gpus(e, v->host, gpus, MAX_GPUS_PER_HOST);
@@ -534,6 +534,7 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
     json_object_set_new(j, "end_reason",
                         ended ? json_string(end_reason_name(v->end_reason)) : json_null());
     json_object_set_new(j, "exit_code", show_exit ? json_integer(v->exit_code) : json_null());
+    json_object_set_new(j, "end_detail", json_null()); /* api_rental_end_detail */
     json_object_set_new(j, "gpu_model", json_string(v->gpu_model));
     json_object_set_new(j, "gpu_count", json_integer(v->gpu_count));
     json_object_set_new(j, "term", json_string(term_name(v->term)));
@@ -825,6 +826,43 @@ void api_workload_name(char *buf, size_t cap, uint64_t rental)
     char id[ID_STR_MAX];
 
     snprintf(buf, cap, "workload:%s", id_format(id, ID_RENTAL, rental));
+}
+
+static void end_detail_name(char *buf, size_t cap, uint64_t rental)
+{
+    char id[ID_STR_MAX];
+
+    snprintf(buf, cap, "end_detail:%s", id_format(id, ID_RENTAL, rental));
+}
+
+int api_end_detail_put(struct store *st, uint64_t rental, const char *detail, char *err, size_t cap)
+{
+    char name[64];
+
+    end_detail_name(name, sizeof(name), rental);
+    return store_meta_put(st, name, detail, err, cap);
+}
+
+void api_rental_end_detail(json_t *rental, struct store *st, struct store_reader *r)
+{
+    const char *id = json_string_value(json_object_get(rental, "id"));
+    char name[64], value[API_END_DETAIL_MAX + 1], err[256];
+    const char *why = json_string_value(json_object_get(rental, "end_reason"));
+    uint64_t num;
+    int rc;
+
+    if (id == NULL || why == NULL || strcmp(why, "failed_to_start") != 0 ||
+        api_parse_id(ID_RENTAL, id, UINT64_MAX, &num) < 0)
+        return;
+    end_detail_name(name, sizeof(name), num);
+    if (st != NULL)
+        rc = store_meta_get(st, name, value, sizeof(value), err, sizeof(err));
+    else if (r != NULL)
+        rc = store_reader_meta_get(r, name, value, sizeof(value), err, sizeof(err));
+    else
+        return;
+    if (rc == 0)
+        json_object_set_new(rental, "end_detail", json_string(value));
 }
 
 /* ---- Idempotency-Key ------------------------------------------------------------------ */

@@ -202,6 +202,20 @@ void api_submit(struct request *req, struct response *res, struct core_job *job)
 /* The store_meta name of a rental's workload: "workload:rnt_...". */
 void api_workload_name(char *buf, size_t cap, uint64_t rental);
 
+/*
+ * A rental that ended failed_to_start keeps its agent's words for why (`end_detail`, e.g.
+ * "cannot run python3: No such file or directory"): a server record like the workload,
+ * written in the batch of the heartbeat that reported the failure. api_rental_json sets
+ * end_detail null; api_rental_end_detail fills it in for such a rental from st (the engine
+ * thread's store, in a hook) or else r (the reporting reader, in an HTTP thread, after
+ * core_read_end).
+ */
+#define API_END_DETAIL_MAX 1024
+int api_end_detail_put(struct store *st, uint64_t rental, const char *detail, char *err,
+                       size_t cap);
+struct store_reader;
+void api_rental_end_detail(json_t *rental, struct store *st, struct store_reader *r);
+
 /* ---- Idempotency-Key ------------------------------------------------------------------ */
 
 /*

@@ -978,7 +978,7 @@ int store_put_adjustment(struct store *s, uint64_t seq, const char *reason, char
 
 /* ---- The reporting reader --------------------------------------------------------------- */
 
-enum reader_stmt { RS_BEGIN, RS_COMMIT, RS_ROLLBACK, RS_LINES, RS_CREDITS, RS_COUNT };
+enum reader_stmt { RS_BEGIN, RS_COMMIT, RS_ROLLBACK, RS_LINES, RS_CREDITS, RS_META, RS_COUNT };
 
 /* Platform accounts (engine/ledger.h), as the SQL below names them. */
 #define SQL_REVENUE  "1"
@@ -1049,6 +1049,7 @@ static const char *const reader_sql[RS_COUNT] = {
     [RS_CREDITS] = "SELECT seq, at, kind, amount FROM transfers"
                    " WHERE to_account = ?1 AND rental_num IS NULL AND kind = 'topup'"
                    " AND at >= ?2 AND at < ?3 ORDER BY seq",
+    [RS_META] = "SELECT value FROM meta WHERE name = ?1",
 };
 
 struct store_reader {
@@ -1247,6 +1248,32 @@ int store_usage(struct store_reader *r, uint32_t wallet, int64_t from, int64_t t
             ret = db_fail(r->db, "usage: end", err, cap);
         sqlite3_reset(end);
     }
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+int store_reader_meta_get(struct store_reader *r, const char *name, char *value, size_t cap,
+                          char *err, size_t errcap)
+{
+    sqlite3_stmt *st = r->st[RS_META];
+    int rc, ret = 0;
+
+    pthread_mutex_lock(&r->lock);
+    if (bind_text(st, 1, name) != SQLITE_OK) {
+        ret = db_fail(r->db, "get meta", err, errcap);
+    } else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!column_copy(st, 0, value, cap)) {
+            set_err(err, errcap, "sqlite: get meta \"%s\": value longer than %zu bytes", name,
+                    cap > 0 ? cap - 1 : 0);
+            ret = ERR_INVALID;
+        }
+    } else if (rc == SQLITE_DONE) {
+        set_err(err, errcap, "sqlite: get meta \"%s\": not set", name);
+        ret = ERR_NOTFOUND;
+    } else {
+        ret = db_fail(r->db, "get meta", err, errcap);
+    }
+    sqlite3_reset(st);
     pthread_mutex_unlock(&r->lock);
     return ret;
 }

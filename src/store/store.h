@@ -113,6 +113,11 @@ struct store_reader;
 int store_open_reader(struct store_reader **out, const char *path, char *err, size_t cap);
 void store_close_reader(struct store_reader *r);
 
+/* store_meta_get through the reader: the value of name as committed. 0, ERR_NOTFOUND,
+ * ERR_INVALID (longer than cap - 1) or ERR_IO, with err set. */
+int store_reader_meta_get(struct store_reader *r, const char *name, char *value, size_t cap,
+                          char *err, size_t errcap);
+
 /*
  * One line of a tenant's usage: what one rental cost in a period, for one kind of charge.
  * The lines come from the ledger's transfers about the tenant's rentals posted in the period

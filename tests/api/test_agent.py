@@ -161,6 +161,35 @@ class AgentTest(ServerTestCase):
         got = self.wait_for("ended", lambda: (lambda r: r if r["state"] not in (
             "starting", "running") else None)(self.rental(tenant, rid)), 10)
         self.assertEqual((got["state"], got["end_reason"]), ("ended", "failed_to_start"), got)
+        # the agent's words reach the tenant; a start that failed has no exit code, no charge
+        want = "cannot run /nonexistent/gpurent-no-such-command: No such file or directory"
+        self.assertEqual((got["end_detail"], got["exit_code"], got["cost"]), (want, None, "0.00"))
+        listed = [r for r in tenant.list_all("/v1/rentals") if r["id"] == rid]
+        self.assertEqual(listed[0]["end_detail"], want)
+        again = tenant.post("/v1/rentals/%s/stop" % rid)  # idempotent: the same rental
+        self.assertStatus(again, 200)
+        self.assertEqual(again.json["end_detail"], want)
+
+    def test_without_workload_holds_the_gpus(self):
+        """DESIGN.md: a rental without a workload holds its GPUs until stopped (a reservation),
+        with a real agent too: nothing is started, it runs and bills until the stop."""
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/rentals", {"gpu_model": MODEL, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        got = self.wait_for("running", lambda: (lambda r: r if r["state"] == "running" else None)(
+            self.rental(tenant, rid)), 10)
+        self.assertEqual(got["end_detail"], None)
+        time.sleep(2.5)  # two heartbeats later it is still held, billing
+        got = self.rental(tenant, rid)
+        self.assertEqual(got["state"], "running", got)
+        self.assertFalse(os.path.exists(os.path.join(self.agent_of(got["host_id"])["dir"],
+                                                     "rentals", rid + ".json")), "nothing ran")
+        stopped = tenant.post("/v1/rentals/%s/stop" % rid)
+        self.assertStatus(stopped, 200)
+        self.assertEqual((stopped.json["state"], stopped.json["end_reason"]), ("ended", "stopped"))
+        self.assertGreater(stopped.json["billed_seconds"], 0)
+        self.assertNotEqual(stopped.json["cost"], "0.00")
 
     def test_zz_kill9_agent_then_restart_adopts(self):
         _, tenant = make_tenant(self.server)
@@ -237,6 +266,7 @@ class LongPollTest(AgentTest):
     test_run_env_and_stop = None
     test_exit_zero_ends_exited = None
     test_missing_command_fails = None
+    test_without_workload_holds_the_gpus = None
     test_zz_kill9_agent_then_restart_adopts = None
 
 
@@ -274,6 +304,7 @@ class SingleAgentTest(AgentTest):
     test_run_env_and_stop = None
     test_exit_zero_ends_exited = None
     test_missing_command_fails = None
+    test_without_workload_holds_the_gpus = None
     test_zz_kill9_agent_then_restart_adopts = None
 
 

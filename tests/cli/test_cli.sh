@@ -11,9 +11,14 @@ set -euo pipefail
 bin=$1
 tmp=$(mktemp -d /tmp/gpurent-cli-session-XXXXXX)
 server_pid=""
+agent_pid=""
 failures=0
 
 cleanup() {
+    if [[ -n $agent_pid ]]; then
+        kill "$agent_pid" 2>/dev/null || true
+        wait "$agent_pid" 2>/dev/null || true
+    fi
     if [[ -n $server_pid ]]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
@@ -422,6 +427,35 @@ expect 0 "" A keys ls -q --tenant "$(T balance --json | python3 -c 'import json,
 expect 0 "" A coupons ls
 [[ "$(sed -n 2p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +WELCOME10\ +10\ +-\ +A100-80G\ +-\ +0\ +-\ +-$ ]] ||
     fail "coupons ls: $(cat "$tmp/out")"
+
+# ---- a real agent (exec runtime, SIMULATED GPUs): a start that fails, a reservation -----------
+A prices set L4 --on-demand 1.00 >/dev/null || fail "prices set L4"
+jt=$(A hosts join-token | sed -n 's/^join token: //p')
+"$bin" agent --server "$GPURENT_URL" --join-token "$jt" --gpus sim:2xL4 --data-dir "$tmp/agent" \
+    --heartbeat-interval 1 --stop-grace 1 --hostname cli-exec >"$tmp/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 1 100); do
+    A hosts ls | grep -q "^hst_[0-9a-z]* *cli-exec *ready" && break
+    sleep 0.1
+done
+expect 1 "gpurent: the rental failed to start: cannot run /nonexistent/gpurent-cli: No such file or directory" \
+    T rentals create --model L4 --wait -- /nonexistent/gpurent-cli
+contains "$tmp/out" ": ended, 1 x L4, on_demand, 1.00 /GPU-h (1.00 /h) on hst_"
+fid=$(sed -n 's/^rental \(rnt_[0-9a-z]*\): .*/\1/p' "$tmp/out")
+expect 0 "" T rentals show "$fid"
+[[ $(field "$tmp/out" "end reason") == failed_to_start ]] || fail "show: $(cat "$tmp/out")"
+[[ $(field "$tmp/out" "why") == "cannot run /nonexistent/gpurent-cli: No such file or directory" ]] ||
+    fail "show: no why: $(cat "$tmp/out")"
+[[ $(field "$tmp/out" "charged") == 0.00 ]] || fail "a failed start was charged: $(cat "$tmp/out")"
+# no command: the GPUs are held (a reservation), running, until stopped
+expect 0 "" T rentals create --model L4 --wait
+contains "$tmp/out" ": running, 1 x L4, on_demand, 1.00 /GPU-h (1.00 /h) on hst_"
+rid=$(sed -n 's/^rental \(rnt_[0-9a-z]*\): .*/\1/p' "$tmp/out")
+expect 0 "" T rentals stop "$rid"
+contains "$tmp/out" "stopped $rid: cost "
+kill "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+agent_pid=""
 
 # ---- the server gone: exit 1, and a hint ------------------------------------------------------
 kill "$server_pid"

@@ -43,7 +43,6 @@
 #define MODEL_MAX_BYTES    63
 #define REPORTS_MAX        256
 #define TELEMETRY_MAX      64
-#define DETAIL_MAX_BYTES   1024
 
 /* The host in the path: 0 and *out, or -1 with a 404 written. */
 static int path_host(struct request *req, struct response *res, uint32_t *out)
@@ -273,6 +272,7 @@ struct heartbeat_ctx {
     struct command *cmd;
     struct rental_report *reports; /* owned: what the agent reported */
     bool *has_epoch;               /* owned; per report */
+    const char **details;          /* owned array, strings borrowed from the body; per report */
     uint32_t count;
     struct rental_report *relevant; /* owned: the reports the engine can use */
     struct gpu_telemetry telemetry[TELEMETRY_MAX];
@@ -416,6 +416,18 @@ static void check_idle(struct heartbeat_ctx *ctx, struct store *store, const str
     }
 }
 
+/* Was rental id among the reports applied (starting or running on this host before)? */
+static bool reported_relevant(const struct heartbeat_ctx *ctx, uint64_t id)
+{
+    const struct cmd_host_report *hr = &ctx->cmd->u.host_report;
+
+    for (uint32_t i = 0; i < hr->count; i++) {
+        if (hr->reports[i].rental == id)
+            return true;
+    }
+    return false;
+}
+
 /* Does the agent already hold rental id at this epoch (starting or running)? */
 static bool reported_as_held(const struct heartbeat_ctx *ctx, uint64_t id, uint32_t epoch)
 {
@@ -426,6 +438,26 @@ static bool reported_as_held(const struct heartbeat_ctx *ctx, uint64_t id, uint3
             return true;
     }
     return false;
+}
+
+/* The agent's words for each start it reports failed that this report ended
+ * failed_to_start: kept with the rental (its end_detail), in the batch's transaction. */
+static int record_failures(const struct heartbeat_ctx *ctx, const struct engine *e,
+                           struct store *store)
+{
+    for (uint32_t i = 0; i < ctx->count; i++) {
+        const struct rental_report *r = &ctx->reports[i];
+        struct rental_view v;
+        char err[256];
+
+        if (r->state != REPORT_FAILED || ctx->details[i] == NULL ||
+            !reported_relevant(ctx, r->rental) || engine_rental(e, r->rental, &v) < 0 ||
+            v.state != RENTAL_ENDED || v.end_reason != END_FAILED_TO_START)
+            continue;
+        if (api_end_detail_put(store, r->rental, ctx->details[i], err, sizeof(err)) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int heartbeat_done(struct core_job *job, struct engine *e, struct store *store, int64_t now)
@@ -481,6 +513,8 @@ static int heartbeat_done(struct core_job *job, struct engine *e, struct store *
         }
     }
     free(buf);
+    if (job->cmd != NULL && record_failures(ctx, e, store) != 0)
+        return api_job_problem(job, 500, "could not store a failed start's detail");
     for (uint32_t i = 0; i < ctx->count; i++) {
         struct rental_view v;
         uint64_t id = ctx->reports[i].rental;
@@ -547,7 +581,9 @@ static void read_reports(struct api_fields *f, const json_t *arr, struct heartbe
     ctx->reports = calloc(n ? n : 1, sizeof(*ctx->reports));
     ctx->has_epoch = calloc(n ? n : 1, sizeof(*ctx->has_epoch));
     ctx->relevant = calloc(n ? n : 1, sizeof(*ctx->relevant));
-    if (ctx->reports == NULL || ctx->has_epoch == NULL || ctx->relevant == NULL) {
+    ctx->details = calloc(n ? n : 1, sizeof(*ctx->details));
+    if (ctx->reports == NULL || ctx->has_epoch == NULL || ctx->relevant == NULL ||
+        ctx->details == NULL) {
         api_fail(f, "out of memory");
         f->err->status = 500;
         return;
@@ -571,7 +607,8 @@ static void read_reports(struct api_fields *f, const json_t *arr, struct heartbe
             api_fail_field(&rf, "state", "must be starting, running, exited or failed");
         ctx->has_epoch[i] = api_get_int(&rf, "epoch", false, 0, UINT32_MAX, &epoch);
         api_get_int(&rf, "exit_code", false, INT32_MIN, INT32_MAX, &code);
-        api_get_string(&rf, "detail", false, DETAIL_MAX_BYTES, &detail);
+        api_get_string(&rf, "detail", false, API_END_DETAIL_MAX, &detail);
+        ctx->details[i] = detail;
         rep->epoch = (uint32_t)epoch;
         rep->exit_code = (int)code;
     }
@@ -643,6 +680,7 @@ out:
     free(ctx.reports);
     free(ctx.has_epoch);
     free(ctx.relevant);
+    free(ctx.details);
     json_decref(body);
 }
 

@@ -389,6 +389,8 @@ void api_rental_list(struct request *req, struct response *res)
         last = id;
     }
     core_read_end(req->srv->core);
+    for (size_t i = 0; i < json_array_size(data); i++)
+        api_rental_end_detail(json_array_get(data, i), NULL, req->srv->reader);
     api_reply_list(res, data, more ? id_format(cursor, ID_RENTAL, last) : NULL);
 }
 
@@ -409,6 +411,7 @@ void api_rental_get(struct request *req, struct response *res)
         http_problem(res, 404, "unknown rental \"%.40s\"", req->params[0]);
         return;
     }
+    api_rental_end_detail(j, NULL, req->srv->reader);
     api_reply(res, 200, j);
 }
 
@@ -417,14 +420,17 @@ void api_rental_get(struct request *req, struct response *res)
 static int stopped(struct core_job *job, struct engine *e, struct store *store, int64_t now)
 {
     struct rental_view v;
+    json_t *j;
 
-    (void)store;
     (void)now;
     if (job->result.code != 0)
         return 0;
     if (engine_rental(e, job->result.id, &v) < 0)
         return api_job_problem(job, 500, "the rental vanished");
-    return api_job_reply(job, 200, api_rental_json(e, &v));
+    j = api_rental_json(e, &v);
+    if (j != NULL)
+        api_rental_end_detail(j, store, NULL);
+    return api_job_reply(job, 200, j);
 }
 
 void api_rental_stop(struct request *req, struct response *res)
