@@ -222,7 +222,7 @@ export async function rentalsView(main) {
       const cost = h("td", { class: "num mono", "data-cost": r.id }, money(ticking(r, fetchedAt)));
       return h("tr", { "data-rental": r.id },
         h("td", {}, h("a", { href: "#/rentals/" + r.id, class: "mono" }, r.id)),
-        h("td", {}, badge(r.state), r.end_reason ? h("span", { class: "muted" }, " " + r.end_reason) : null),
+        h("td", {}, badge(r.state), r.end_reason ? h("span", { class: "muted", title: endedText(r) }, " " + r.end_reason) : null),
         h("td", {}, r.gpu_count + " × " + r.gpu_model),
         h("td", {}, r.term.replace("_", "-")),
         h("td", {}, r.host_id ? h("span", { class: "mono" }, r.host_id) : h("span", { class: "muted" }, "–"), " ", r.simulated ? simBadge() : null),
@@ -288,7 +288,7 @@ export async function rentalView(main, route) {
     const stopBtn = r.state !== "ended" ? h("button", { class: "danger", id: "stop-rental", onclick: stop }, "Stop rental") : null;
     head.replaceChildren(pageHead(h("span", {}, "Rental ", h("span", { class: "mono" }, r.id)), null, h("a", { class: "button secondary", href: "#/rentals" }, "All rentals"), stopBtn));
     stats.replaceChildren(
-      stat("State", badge(r.state), r.end_reason ? "ended: " + r.end_reason : r.billing ? "billing" : "not billing", { id: "rental-state" }),
+      stat("State", badge(r.state), r.end_reason ? endedText(r) : r.billing ? "billing" : "not billing", { id: "rental-state" }),
       stat("GPUs", r.gpu_count + " × " + r.gpu_model, r.host_id ? h("span", {}, "on ", h("span", { class: "mono" }, r.host_id), " ", r.simulated ? simBadge() : null) : "not placed"),
       stat("Price", fmtMoney(r.hourly_price, 6) + " /GPU-h", r.term.replace("_", "-") + (micros(r.discount) > 0n ? ", discount " + fmtMoney(r.discount, 6) : "")),
       stat("Cost so far", money(ticking(r, fetchedAt)), session.currency + (r.billing ? ", ticking" : ""), { id: "rental-cost" }),
@@ -409,4 +409,13 @@ export async function billingView(main) {
   }
   month.addEventListener("change", invoice);
   await invoice();
+}
+
+/* "ended: exited (exit code 0)", "ended: failed_to_start: cannot run ...": how a rental ended,
+   with the workload's exit code or the host's words for a start that failed */
+function endedText(r) {
+  let t = "ended: " + r.end_reason;
+  if (r.end_detail) t += ": " + r.end_detail;
+  else if (r.exit_code !== null && r.exit_code !== undefined) t += " (exit code " + r.exit_code + ")";
+  return t;
 }
