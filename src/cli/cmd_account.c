@@ -82,7 +82,9 @@ static int offers(struct cli *cli)
     }
     if (!cli->quiet) {
         if (json_array_size(items) == 0)
-            printf("no GPUs on offer%s\n", model->set || count->set ? " that match" : "");
+            printf("no GPUs on offer%s\n(a GPU model is on offer once the operator prices it: "
+                   "'gpurent prices set MODEL --on-demand AMOUNT')\n",
+                   model->set || count->set ? " that match" : "");
         else if (table_print(&t, stdout) != 0)
             rc = CLI_EXIT_FAIL;
         else
