@@ -11,9 +11,16 @@
 
 static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
+static struct id_codec codec; /* encode NULL: the fixed scramble */
+
+void ids_set_codec(const struct id_codec *c)
+{
+    codec = c != NULL ? *c : (struct id_codec){0};
+}
+
 char *id_format(char *buf, const char *prefix, uint64_t n)
 {
-    uint64_t x = n * SCRAMBLE;
+    uint64_t x = codec.encode != NULL ? codec.encode(codec.arg, prefix, n) : n * SCRAMBLE;
     size_t plen = strlen(prefix);
 
     memcpy(buf, prefix, plen);
@@ -41,6 +48,6 @@ int id_parse(uint64_t *out, const char *prefix, const char *s)
             return ERR_INVALID; /* 13 chars hold 65 bits: the top one must be clear */
         x = (x << 5) | (uint64_t)(c - alphabet);
     }
-    *out = x * INVERSE;
+    *out = codec.decode != NULL ? codec.decode(codec.arg, prefix, x) : x * INVERSE;
     return 0;
 }

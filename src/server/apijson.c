@@ -374,9 +374,11 @@ int api_parse_id(const char *prefix, const char *s, uint64_t max, uint64_t *out)
 {
     uint64_t n;
 
-    if (s == NULL || id_parse(&n, prefix, s) < 0 || n == 0 || n > max)
+    if (s == NULL || id_parse(&n, prefix, s) < 0)
         return ERR_NOTFOUND;
-    *out = n;
+    /* ids are keyed (src/server/idkey.c): any 13 characters decode to some number, and one
+       that no object can have is an unknown id like any other, not a malformed one */
+    *out = n == 0 || n > max ? max : n;
     return 0;
 }
 
@@ -437,7 +439,8 @@ int api_page_parse(const struct request *req, struct response *res, const char *
         return -1;
     out->limit = (uint32_t)limit;
     if (cursor != NULL) {
-        if (api_parse_id(prefix, cursor, ID_NUMBER_MAX, &out->cursor) < 0) {
+        if (id_parse(&out->cursor, prefix, cursor) < 0 || out->cursor == 0 ||
+            out->cursor > ID_NUMBER_MAX) {
             http_problem(res, 400, "cursor: not a cursor of this list (an id like \"%s_...\")",
                          prefix);
             return -1;

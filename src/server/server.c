@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../common/err.h"
+#include "../common/ids.h"
 #include "../engine/money.h"
 #include "../store/store.h"
 #include "server.h"
@@ -282,8 +283,8 @@ static int reload_records(void *arg, struct store *st, char *err, size_t cap)
 }
 
 /* The server's secret for keyed hashes: from the store, or made and stored at first start. */
-static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], char *err,
-                       size_t cap)
+static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], bool *made,
+                       char *err, size_t cap)
 {
     char hex[2 * AUTH_SECRET_LEN + 1];
     size_t len;
@@ -299,6 +300,7 @@ static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], 
     }
     if (rc != ERR_NOTFOUND)
         return rc;
+    *made = true; /* a database being created */
     randombytes_buf(secret, AUTH_SECRET_LEN);
     sodium_bin2hex(hex, sizeof(hex), secret, AUTH_SECRET_LEN);
     if ((rc = store_begin(st, err, cap)) < 0)
@@ -309,6 +311,20 @@ static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], 
         return rc;
     }
     return 0;
+}
+
+/* Keyed ids (idkey.h) from here on, before anything formats or parses an id. */
+static int load_id_key(struct server *s, bool fresh, char *err, size_t cap)
+{
+    bool keyed = false;
+    int rc = idkey_load(core_store(s->core), fresh, &s->idkey, &keyed, err, cap);
+
+    if (rc == 0 && keyed)
+        ids_set_codec(&(struct id_codec){idkey_encode, idkey_decode, &s->idkey});
+    else if (rc == 0 && s->log_level >= 1)
+        printf("gpurent: ids keep the fixed scramble of this database's first version "
+               "(docs/security.md)\n");
+    return rc;
 }
 
 static bool has_admin_key(struct keyring *k)
@@ -432,6 +448,7 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     struct serve_options o;
     struct core_config cc;
     unsigned char secret[AUTH_SECRET_LEN];
+    bool fresh = false;
     char err[512], db[4096];
     sigset_t sigs;
     int sig, rc, status = 1;
@@ -475,8 +492,9 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
         return 1;
     }
     if (store_open_reader(&s->reader, db, err, sizeof(err)) < 0 ||
-        load_secret(core_store(s->core), secret, err, sizeof(err)) < 0 ||
-        keyring_init(&s->keys, secret) < 0 || idem_init(&s->idem) < 0 ||
+        load_secret(core_store(s->core), secret, &fresh, err, sizeof(err)) < 0 ||
+        load_id_key(s, fresh, err, sizeof(err)) < 0 || keyring_init(&s->keys, secret) < 0 ||
+        idem_init(&s->idem) < 0 ||
         store_load_keys(core_store(s->core), load_key, &s->keys, err, sizeof(err)) < 0 ||
         store_load_idempotent(core_store(s->core), load_idem, &s->idem, err, sizeof(err)) < 0 ||
         api_load_records(s, core_store(s->core), err, sizeof(err)) < 0 ||
@@ -521,6 +539,7 @@ out:
     api_release_records(s);
     rate_release(&s->rate_all);
     rate_release(&s->rate_create);
+    ids_set_codec(NULL);
     return status;
 }
 

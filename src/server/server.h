@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "core.h"
 #include "http.h"
+#include "idkey.h"
 #include "ratelimit.h"
 
 struct store_reader; /* store.h */
@@ -37,6 +38,7 @@ struct server {
     struct rate_limiter rate_all;    /* every request, per key (or client address) */
     struct rate_limiter rate_create; /* creation routes, on top of rate_all */
     unsigned idle_timeout_s;         /* a connection idle (or trickling) this long is closed */
+    struct idkey idkey;              /* ids' key (idkey.h), when ids are keyed */
 };
 
 struct serve_options {

@@ -9,7 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ServerTestCase, FakeAgent, make_tenant, parse_time,  # noqa: E402
+from harness import (ServerTestCase, Server, FakeAgent, make_tenant, parse_time,  # noqa: E402
                      raw_request, unique)
 
 MIB = 1024 * 1024
@@ -190,6 +190,34 @@ class PlatformTest(ServerTestCase):
         agent = FakeAgent(self.server, unique("GPU"), gpus=1)
         self.assertRegex(agent.host_id, r"^hst_[0-9a-z]+$")
         self.assertTrue(re.match(r"^gpr_", agent.key))
+
+    def test_ids_do_not_count(self):
+        """Ids are keyed per install (docs/security.md): two fresh installs give their first
+        tenants unrelated ids, none is the public fixed scramble of a small number, and a
+        restart keeps every id (the key is stored)."""
+        def fixed_scramble(prefix, n):  # src/common/ids.c without a key
+            x, alphabet, code = (n * 0x9E3779B97F4A7C15) % 2**64, "0123456789abcdefghjkmnpqrstvwxyz", ""
+            for _ in range(13):
+                code, x = alphabet[x & 31] + code, x >> 5
+            return prefix + "_" + code
+        self.assertEqual(fixed_scramble("tnt", 1), "tnt_9wdvsq5zmmz0n")
+        fixed = {fixed_scramble("tnt", n) for n in range(0, 100)}
+        other = Server()
+        other.start()
+        try:
+            firsts = []
+            for srv in (self.server, other):
+                tids = [make_tenant(srv, credit=None)[0] for _ in range(3)]
+                self.assertFalse(set(tids) & fixed, tids)
+                firsts.append(tids)
+            self.assertFalse(set(firsts[0]) & set(firsts[1]))
+            self.assertNotEqual(firsts[1][0][4:], firsts[1][1][4:])
+            other.restart()
+            for tid in firsts[1]:
+                self.assertStatus(other.admin.get("/v1/tenants/" + tid), 200)
+            self.assertEqual(make_tenant(other, credit=None)[0] in firsts[1], False)
+        finally:
+            other.close()
 
 
     def test_json_edge_cases(self):

@@ -4,8 +4,10 @@
  *
  * An id accepted for a prefix is exactly the text id_format writes for its number (one
  * spelling per object: no case folding, no look-alike letters), and api_parse_id accepts it
- * when and only when its number is in 1..max. The first 8 bytes, read as a number, must
- * survive id_format and id_parse for every prefix.
+ * when and only when id_parse does, giving its number when in 1..max and max (a number no
+ * object has: an unknown id) otherwise. The first 8 bytes, read as a number, must survive
+ * id_format and id_parse for every prefix. Every check runs under both codecs: the fixed
+ * scramble and a keyed one (src/server/idkey.c, the server's).
  */
 #include "common/compat.h"
 
@@ -15,6 +17,7 @@
 
 #include "common/ids.h"
 #include "server/apijson.h"
+#include "server/idkey.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,13 +29,29 @@ static void fail(const char *what, const char *text, uint64_t n)
     abort();
 }
 
+static void check(const uint8_t *data, size_t size, char *s);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1), buf[ID_STR_MAX];
-    uint64_t n = 0, m = 0;
+    static struct idkey key = {.key = "fuzz-ids-key-16b"};
+    char *s = malloc(size + 1);
 
     if (s == NULL)
         return 0;
+    ids_set_codec(NULL);
+    check(data, size, s);
+    ids_set_codec(&(struct id_codec){idkey_encode, idkey_decode, &key});
+    check(data, size, s);
+    ids_set_codec(NULL);
+    free(s);
+    return 0;
+}
+
+static void check(const uint8_t *data, size_t size, char *s)
+{
+    char buf[ID_STR_MAX];
+    uint64_t n = 0, m = 0;
+
     memcpy(s, data, size);
     s[size] = '\0';
     for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
@@ -42,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (parsed && strcmp(id_format(buf, p, n), s) != 0)
             fail("a second spelling of an id", s, n);
-        if ((api == 0) != (parsed && n >= 1 && n <= UINT32_MAX) || (api == 0 && m != n))
+        if ((api == 0) != parsed || (api == 0 && m != (n >= 1 && n <= UINT32_MAX ? n : UINT32_MAX)))
             fail("api_parse_id disagrees with id_parse", s, n);
     }
     if (size >= 8) {
@@ -53,6 +72,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fail("id_format does not parse back", buf, n);
         }
     }
-    free(s);
-    return 0;
 }

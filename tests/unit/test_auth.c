@@ -1,6 +1,6 @@
 /*
  * test_auth.c - API keys: format and checksum, keyed hashes, lookup, revocation; the
- * idempotency table; and reloading both from the store after a failed commit.
+ * idempotency table; reloading both from the store after a failed commit; keyed ids.
  */
 #include "common/compat.h"
 
@@ -15,7 +15,9 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/ids.h"
 #include "server/auth.h"
+#include "server/idkey.h"
 
 static const unsigned char secret[AUTH_SECRET_LEN] = "0123456789abcdef0123456789abcdef";
 
@@ -198,12 +200,100 @@ static void test_reload_from_store(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Keyed ids: a bijection per prefix, unrelated across prefixes and keys, and what
+ * id_format/id_parse use once set. */
+static void test_keyed_ids(void **state)
+{
+    struct idkey a, b;
+    uint64_t x = 0x9e3779b97f4a7c15u, back;
+    char id[ID_STR_MAX], legacy[ID_STR_MAX];
+    (void)state;
+
+    memset(a.key, 1, sizeof(a.key));
+    memset(b.key, 2, sizeof(b.key));
+    for (int i = 0; i < 20000; i++) {
+        uint64_t n =
+            i < 10000 ? (uint64_t)i : (x = x * 6364136223846793005u + 1442695040888963407u);
+
+        assert_true(idkey_decode(&a, "rnt", idkey_encode(&a, "rnt", n)) == n);
+        assert_true(idkey_decode(&b, "tnt", idkey_encode(&b, "tnt", n)) == n);
+    }
+    /* the first objects of each kind, and of two installs, look unrelated */
+    assert_true(idkey_encode(&a, "rnt", 1) != idkey_encode(&a, "tnt", 1));
+    assert_true(idkey_encode(&a, "rnt", 1) != idkey_encode(&b, "rnt", 1));
+    assert_true(idkey_encode(&a, "rnt", 1) != 1 && idkey_encode(&a, "rnt", 2) != 2);
+    /* consecutive numbers differ in about half their bits (no visible counter) */
+    {
+        unsigned bits = 0;
+        for (uint64_t n = 1; n <= 1000; n++)
+            bits += (unsigned)__builtin_popcountll(idkey_encode(&a, "rnt", n) ^
+                                                   idkey_encode(&a, "rnt", n + 1));
+        assert_in_range(bits / 1000, 28, 36);
+    }
+
+    id_format(legacy, "rnt", 1);
+    assert_string_equal(legacy, "rnt_9wdvsq5zmmz0n"); /* the fixed scramble */
+    ids_set_codec(&(struct id_codec){idkey_encode, idkey_decode, &a});
+    id_format(id, "rnt", 1);
+    assert_string_not_equal(id, legacy);
+    assert_int_equal(id_parse(&back, "rnt", id), 0);
+    assert_true(back == 1);
+    assert_int_equal(id_parse(&back, "rnt", legacy), 0);
+    assert_true(back != 1); /* an id of the fixed scramble names another object */
+    ids_set_codec(NULL);
+    id_format(id, "rnt", 1);
+    assert_string_equal(id, legacy);
+}
+
+/* The id key: made and stored for a fresh database, read back after, none for an older one. */
+static void test_id_key_load(void **state)
+{
+    struct store *st = NULL;
+    struct idkey k1, k2;
+    bool keyed = true;
+    char dir[256], path[300], err[256], hex[64];
+    const char *base = getenv("TMPDIR");
+    (void)state;
+
+    snprintf(dir, sizeof(dir), "%s/gpurent-test-idkey.XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/gpurent.db", dir);
+    assert_int_equal(store_open_sqlite(&st, path, err, sizeof(err)), 0);
+    /* not fresh and no key: a database made before ids were keyed keeps the fixed scramble */
+    assert_int_equal(idkey_load(st, false, &k1, &keyed, err, sizeof(err)), 0);
+    assert_false(keyed);
+    assert_int_equal(store_meta_get(st, "id_key", hex, sizeof(hex), err, sizeof(err)),
+                     ERR_NOTFOUND);
+    /* fresh: made and stored; later starts read the same key */
+    assert_int_equal(idkey_load(st, true, &k1, &keyed, err, sizeof(err)), 0);
+    assert_true(keyed);
+    keyed = false;
+    assert_int_equal(idkey_load(st, false, &k2, &keyed, err, sizeof(err)), 0);
+    assert_true(keyed);
+    assert_memory_equal(k1.key, k2.key, sizeof(k1.key));
+    /* damaged */
+    assert_int_equal(store_begin(st, err, sizeof(err)), 0);
+    assert_int_equal(store_meta_put(st, "id_key", "zz", err, sizeof(err)), 0);
+    assert_int_equal(store_commit(st, err, sizeof(err)), 0);
+    assert_int_equal(idkey_load(st, false, &k2, &keyed, err, sizeof(err)), ERR_IO);
+    assert_string_equal(err, "the stored id_key is damaged");
+    store_close(st);
+    snprintf(path, sizeof(path), "%s/gpurent.db", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/gpurent.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/gpurent.db-shm", dir);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mint_and_lookup),    cmocka_unit_test(test_hash_is_keyed),
         cmocka_unit_test(test_many_keys_distinct), cmocka_unit_test(test_idempotency_table),
-        cmocka_unit_test(test_reload_from_store),
+        cmocka_unit_test(test_reload_from_store),  cmocka_unit_test(test_keyed_ids),
+        cmocka_unit_test(test_id_key_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -423,6 +423,8 @@ static int stopped(struct core_job *job, struct engine *e, struct store *store, 
     json_t *j;
 
     (void)now;
+    if (job->result.code == ERR_NOTFOUND) /* as GET says it, with the id asked for */
+        return api_job_problem(job, 404, "unknown rental \"%.40s\"", (char *)job->ctx);
     if (job->result.code != 0)
         return 0;
     if (engine_rental(e, job->result.id, &v) < 0)
@@ -437,7 +439,8 @@ void api_rental_stop(struct request *req, struct response *res)
 {
     static const char *const allowed[] = {NULL};
     struct command cmd = {.type = CMD_RENTAL_STOP};
-    struct core_job job = {.cmd = &cmd, .after = stopped};
+    char asked[48]; /* the id as the path gives it, for an unknown rental's problem */
+    struct core_job job = {.cmd = &cmd, .after = stopped, .ctx = asked};
     struct api_fields f;
     struct api_error err;
     json_t *body;
@@ -445,6 +448,7 @@ void api_rental_stop(struct request *req, struct response *res)
 
     if (path_rental(req, res, &id) < 0)
         return;
+    snprintf(asked, sizeof(asked), "%s", req->params[0]);
     body = api_body(req, res, API_BODY_OPTIONAL);
     if (body == NULL)
         return;
