@@ -498,6 +498,16 @@ class FakeAgent:
 
 # ---- common fixtures -----------------------------------------------------------------
 
+def fixed_scramble_id(prefix, n):
+    """The id of object number n under the fixed scramble (src/common/ids.c without a key:
+    tools, and databases made before ids were keyed): prefix + 13 Crockford base32 characters
+    of n x 0x9E3779B97F4A7C15 (mod 2^64). `gpurent serve` keys its ids, so under it this is a
+    well-formed id naming some unrelated number."""
+    x = (n * 0x9E3779B97F4A7C15) % (1 << 64)
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    return prefix + "_" + "".join(alphabet[(x >> (5 * i)) & 31] for i in range(12, -1, -1))
+
+
 def make_tenant(server, credit="1000.00", name=None, **extra):
     """A tenant with a credit: (tenant id, its Client)."""
     body = {"name": name or unique("tenant")}

@@ -9,8 +9,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ServerTestCase, Server, FakeAgent, make_tenant, parse_time,  # noqa: E402
-                     raw_request, unique)
+from harness import (ServerTestCase, Server, FakeAgent, fixed_scramble_id, make_tenant,  # noqa: E402
+                     parse_time, raw_request, unique)
 
 MIB = 1024 * 1024
 
@@ -195,13 +195,8 @@ class PlatformTest(ServerTestCase):
         """Ids are keyed per install (docs/security.md): two fresh installs give their first
         tenants unrelated ids, none is the public fixed scramble of a small number, and a
         restart keeps every id (the key is stored)."""
-        def fixed_scramble(prefix, n):  # src/common/ids.c without a key
-            x, alphabet, code = (n * 0x9E3779B97F4A7C15) % 2**64, "0123456789abcdefghjkmnpqrstvwxyz", ""
-            for _ in range(13):
-                code, x = alphabet[x & 31] + code, x >> 5
-            return prefix + "_" + code
-        self.assertEqual(fixed_scramble("tnt", 1), "tnt_9wdvsq5zmmz0n")
-        fixed = {fixed_scramble("tnt", n) for n in range(0, 100)}
+        self.assertEqual(fixed_scramble_id("tnt", 1), "tnt_9wdvsq5zmmz0n")
+        fixed = {fixed_scramble_id("tnt", n) for n in range(0, 100)}
         other = Server()
         other.start()
         try:
