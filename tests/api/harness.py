@@ -1,8 +1,15 @@
 """harness.py - run the real `gpurent serve` for the API tests (Python 3 standard library only).
 
-A test starts the binary on a free loopback port with a temporary data directory, talks to it
-over HTTP exactly as any client would, and stops it with SIGTERM (or SIGKILL, to test what
-survives a crash). The binary comes from $GPURENT_BIN (ctest sets it), else build/gpurent.
+A test starts the binary on a loopback port of its own (it listens on port 0 and prints the
+port the kernel gave it: two test runs on one machine cannot collide) with a temporary data
+directory, talks to it over HTTP exactly as any client would, and stops it with SIGTERM (or
+SIGKILL, to test what survives a crash).
+
+Timing (CI runs the suite again under ASan + UBSan, on machines that may be slow and
+loaded): a test waits for a condition with a generous deadline, never sleeps in place of one;
+reads what an asynchronous actor (the server's timers, an agent) may change or remove while
+it must still be there; and asserts a time bound only where the bound is the product's
+promise, with its waits running past it so that a miss fails on the bound. The binary comes from $GPURENT_BIN (ctest sets it), else build/gpurent.
 
     srv = Server().start()                # or Server(demo=True)
     r = srv.admin.post("/v1/tenants", {"name": "acme"})
@@ -52,16 +59,6 @@ def unique(prefix="t"):
     with _lock:
         _seq[0] += 1
         return "%s-%d-%d" % (prefix, os.getpid(), _seq[0])
-
-
-def free_port():
-    """A port free at this moment (another process may take it before it is used: servers
-    listen on port 0 instead, see Server.start)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- money: exact decimal strings <-> int micro-units ------------------------------------
