@@ -1,8 +1,15 @@
 """harness.py - run the real `gpurent serve` for the API tests (Python 3 standard library only).
 
-A test starts the binary on a free loopback port with a temporary data directory, talks to it
-over HTTP exactly as any client would, and stops it with SIGTERM (or SIGKILL, to test what
-survives a crash). The binary comes from $GPURENT_BIN (ctest sets it), else build/gpurent.
+A test starts the binary on a loopback port of its own (it listens on port 0 and prints the
+port the kernel gave it: two test runs on one machine cannot collide) with a temporary data
+directory, talks to it over HTTP exactly as any client would, and stops it with SIGTERM (or
+SIGKILL, to test what survives a crash).
+
+Timing (CI runs the suite again under ASan + UBSan, on machines that may be slow and
+loaded): a test waits for a condition with a generous deadline, never sleeps in place of one;
+reads what an asynchronous actor (the server's timers, an agent) may change or remove while
+it must still be there; and asserts a time bound only where the bound is the product's
+promise, with its waits running past it so that a miss fails on the bound. The binary comes from $GPURENT_BIN (ctest sets it), else build/gpurent.
 
     srv = Server().start()                # or Server(demo=True)
     r = srv.admin.post("/v1/tenants", {"name": "acme"})
@@ -30,7 +37,9 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY_RE = re.compile(r"gpr_[0-9A-Za-z]{36}(?![0-9A-Za-z])")
-START_TIMEOUT = 20.0
+SERVING_RE = re.compile(r"gpurent: serving on http://127\.0\.0\.1:(\d+) ")
+# generous: a sanitizer build on a loaded two-core machine starts (and answers) slowly
+START_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0
 
 _admin_key_cache = None  # the admin key the first server of this process generated
@@ -50,14 +59,6 @@ def unique(prefix="t"):
     with _lock:
         _seq[0] += 1
         return "%s-%d-%d" % (prefix, os.getpid(), _seq[0])
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- money: exact decimal strings <-> int micro-units ------------------------------------
@@ -283,16 +284,21 @@ class Server:
         return out
 
     def start(self, tries=3, port=None):
-        """port: listen there (a restart on the port clients already know), else a free one."""
+        """port: listen there (a restart on the port clients already know), else on port 0:
+        the kernel picks a free port at bind time and the server prints it, so that two test
+        runs on one machine can never pick the same port (a port probed free and bound later
+        could be taken in between, and the harness would then talk to another run's server)."""
         global _admin_key_cache
         last = None
         for attempt in range(tries):
             if port is not None and attempt:
                 time.sleep(1)  # the old listener's port may linger a moment
-            self.port = port or free_port()
+            self.port = None
             self.starts += 1
             env = dict(os.environ)
             env.pop("GPURENT_ADMIN_KEY", None)
+            env.pop("GPURENT_LOG_LEVEL", None)  # the harness reads the "serving on" line
+            env.pop("GPURENT_LISTEN", None)
             key = self.admin_key or (_admin_key_cache if self.use_env_key else None)
             if key:
                 env["GPURENT_ADMIN_KEY"] = key
@@ -301,22 +307,22 @@ class Server:
             outp = os.path.join(self.tmp, "out.%d.log" % self.starts)
             errp = os.path.join(self.tmp, "err.%d.log" % self.starts)
             self.log_paths += [outp, errp]
-            cmd = [binary(), "serve", "--listen", "127.0.0.1:%d" % self.port,
+            cmd = [binary(), "serve", "--listen", "127.0.0.1:%d" % (port or 0),
                    "--data-dir", self.data_dir] + (["--demo"] if self.demo else []) + self.args
             with open(outp, "wb") as fo, open(errp, "wb") as fe:
                 self.proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL,
                                              env=env, cwd=self.tmp)
             try:
-                self._wait_healthy()
+                self._wait_healthy(port)
             except RuntimeError as e:
                 last = e
                 self._reap()
-                if "in use" in self._current_output().lower():
+                if port is not None and "in use" in self._current_output().lower():
                     continue
                 raise
             if not key:
                 m = None
-                deadline = time.time() + 5
+                deadline = time.time() + START_TIMEOUT
                 while m is None and time.time() < deadline:
                     m = KEY_RE.search(self._current_output())
                     if m is None:
@@ -331,18 +337,33 @@ class Server:
             return self
         raise last
 
-    def _wait_healthy(self):
+    def _wait_healthy(self, port=None):
+        """Wait for this start's "serving on" line (printed once it listens: the port is its
+        own), then for /healthz to answer 200 there."""
         deadline = time.time() + START_TIMEOUT
+        outp = self.log_paths[-2]
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("gpurent serve exited with %s at start; output:\n%s" %
                                    (self.proc.returncode, self._current_output()[-3000:]))
-            try:
-                r = request(self.port, "GET", "/healthz", timeout=2)
-                if r.status == 200:
-                    return
-            except OSError:
-                pass
+            if self.port is None:
+                try:
+                    with open(outp, "rb") as f:
+                        m = SERVING_RE.search(f.read().decode("utf-8", "replace"))
+                except OSError:
+                    m = None
+                if m is not None:
+                    self.port = int(m.group(1))
+                    if port is not None and self.port != port:
+                        raise RuntimeError("gpurent serve listens on %d, not %d" %
+                                           (self.port, port))
+            if self.port is not None:
+                try:
+                    r = request(self.port, "GET", "/healthz", timeout=5)
+                    if r.status == 200:
+                        return
+                except OSError:
+                    pass
             time.sleep(0.03)
         raise RuntimeError("gpurent serve not healthy after %.0f s; output:\n%s" %
                            (START_TIMEOUT, self._current_output()[-3000:]))

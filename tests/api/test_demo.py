@@ -11,7 +11,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, micros, money, parse_time  # noqa: E402
+from harness import ServerTestCase, micros, money, parse_time, prorate  # noqa: E402
+
+# Waits for the simulated fleet (heartbeats, starts, exits) get this much: generous, for a
+# sanitizer build on a loaded machine; none of them is a time bound the demo promises.
+SLOW = 30
 
 
 class DemoTest(ServerTestCase):
@@ -37,19 +41,18 @@ class DemoTest(ServerTestCase):
 
     def test_fleet_and_tenant(self):
         hosts = self.wait_for("three demo hosts", lambda: (
-            lambda hs: hs if len(hs) == 3 else None)(self.hosts()), 10)
+            lambda hs: hs if len(hs) == 3 else None)(self.hosts()), SLOW)
         models = sorted(h["gpus"][0]["model"] for h in hosts)
         self.assertEqual(models, ["A100-80G", "A100-80G", "H100-80G"])
         for h in hosts:
             self.assertEqual(len(h["gpus"]), 8)
             self.assertEqual(h["state"], "ready")
-        # they heartbeat about every second
+        # they heartbeat again and again (about every second: each host's last heartbeat,
+        # shown to the second, moves on)
         first = {h["id"]: h["last_heartbeat_at"] for h in hosts}
-        time.sleep(2.2)
-        for h in self.hosts():
-            self.assertIsNotNone(h["last_heartbeat_at"])
-            self.assertNotEqual(h["last_heartbeat_at"], first[h["id"]],
-                                "host %s did not heartbeat in 2.2 s" % h["hostname"])
+        self.wait_for("every host to heartbeat again", lambda: all(
+            h["last_heartbeat_at"] is not None and h["last_heartbeat_at"] != first[h["id"]]
+            for h in self.hosts()), SLOW)
         t = self.demo_tenant()
         self.assertEqual(t["balance"], "1000.00")
         offers = self.admin.get("/v1/offers").json
@@ -60,9 +63,10 @@ class DemoTest(ServerTestCase):
 
     def test_rental_runs_on_the_simulated_fleet(self):
         self.wait_for("the demo tenant", lambda: [
-            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], 10)
+            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], SLOW)
         tid = self.demo_tenant()["id"]
         balance0 = micros(self.demo_tenant()["balance"])
+        t_create = time.time()
         r = self.admin.post("/v1/rentals", {"tenant_id": tid, "gpu_model": "A100-80G",
                                             "gpu_count": 2, "term": "on_demand"})
         self.assertStatus(r, 201)
@@ -70,24 +74,28 @@ class DemoTest(ServerTestCase):
         price = micros(r.json["hourly_price"])
         got = self.wait_for("the simulated agent to run it", lambda: (
             lambda x: x if x["state"] == "running" else None)(
-                self.admin.get("/v1/rentals/" + rid).json), 6)
+                self.admin.get("/v1/rentals/" + rid).json), SLOW)
         started, _ = parse_time(got["started_at"])
         time.sleep(2.5)
         s = self.admin.post("/v1/rentals/%s/stop" % rid, {})
+        t_stopped = time.time()
         self.assertStatus(s, 200)
         self.assertEqual(s.json["end_reason"], "stopped")
         cost = micros(s.json["cost"])
-        # billed up to the fleet's last heartbeat: between ~1.5 s and ~4 s of 2 GPUs
+        # billed up to the fleet's last heartbeat: some of the 2.5 s, never more than the
+        # rental lived as the client saw it (+ 1 s: the server's times are whole seconds)
         self.assertGreater(cost, 0)
-        self.assertLessEqual(cost, 2 * price * 5 // 3600)
+        lived_us = int((t_stopped - t_create + 1) * 1e6)
+        self.assertLessEqual(cost, prorate(2 * price, lived_us),
+                             "cost %s for at most %d µs" % (money(cost), lived_us))
         self.assertEqual(self.demo_tenant()["balance"], money(balance0 - cost))
         # the agent lets go: the GPUs come back
         self.wait_for("the GPUs to be free", lambda: all(
-            g["rental_id"] != rid for h in self.hosts() for g in h["gpus"]), 5)
+            g["rental_id"] != rid for h in self.hosts() for g in h["gpus"]), SLOW)
 
     def test_labelled_simulated(self):
         hosts = self.wait_for("three demo hosts", lambda: (
-            lambda hs: hs if len(hs) == 3 else None)(self.hosts()), 10)
+            lambda hs: hs if len(hs) == 3 else None)(self.hosts()), SLOW)
         for h in hosts:
             self.assertTrue(h["hostname"].startswith("sim-"), h["hostname"])
             for g in h["gpus"]:
@@ -99,7 +107,7 @@ class DemoTest(ServerTestCase):
 
     def test_simulated_workloads_end(self):
         self.wait_for("the demo tenant", lambda: [
-            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], 10)
+            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], SLOW)
         tid = self.demo_tenant()["id"]
         want = {"sleep 1": 0, "true": 0, "false": 1}
         ids = {}
@@ -112,7 +120,7 @@ class DemoTest(ServerTestCase):
         for cmd, code in want.items():
             got = self.wait_for(cmd + " to end", lambda: (
                 lambda x: x if x["state"] == "ended" else None)(
-                    self.admin.get("/v1/rentals/" + ids[cmd]).json), 8)
+                    self.admin.get("/v1/rentals/" + ids[cmd]).json), SLOW)
             self.assertEqual(got["end_reason"], "exited", cmd)
             self.assertEqual(got["exit_code"], code, cmd)
             # the agent reports a workload running before its exit: the start is never lost
@@ -127,23 +135,22 @@ class DemoTest(ServerTestCase):
 
     def test_restart_keeps_demo(self):
         self.wait_for("the demo tenant", lambda: [
-            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], 10)
+            t for t in self.admin.list_all("/v1/tenants") if t["name"] == "demo"], SLOW)
         before = self.demo_tenant()
         self.assertEqual(self.server.stop(), 0)
         self.server.start()
-        time.sleep(1.5)
+        restarted = time.time()
+        # the resumed hosts heartbeat again (their agents restarted with the server); by
+        # then the demo set-up has run again: it made no duplicate host and no second credit
+        self.wait_for("every host to heartbeat after the restart", lambda: all(
+            parse_time(h["last_heartbeat_at"])[0] > (restarted - 0.5) * 1e6
+            for h in self.hosts()), SLOW)
         self.assertEqual(len(self.admin.list_all("/v1/hosts")), 3, "no duplicate demo hosts")
+        for h in self.hosts():
+            self.assertEqual(h["state"], "ready")
         after = self.demo_tenant()
         self.assertEqual(after["id"], before["id"])
         self.assertEqual(after["balance"], before["balance"], "credited again on restart")
-        # the resumed hosts heartbeat again (their agents restarted with the server)
-        restarted = time.time()
-        time.sleep(1.5)
-        for h in self.hosts():
-            hb, _ = parse_time(h["last_heartbeat_at"])
-            self.assertGreater(hb, (restarted - 0.5) * 1e6,
-                               "host %s did not heartbeat" % h["hostname"])
-            self.assertEqual(h["state"], "ready")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,12 @@ class AgentLoop(threading.Thread):
         self.stop_flag = stop_flag
         self.beats = 0
         self.reported_running = set()  # rentals an acknowledged heartbeat reported running
+        self.running_acks = {}  # rental -> how many acknowledged heartbeats reported it running
+
+    def billed(self):
+        """A rental was billed: a second acknowledged heartbeat confirmed time after the one
+        that reported it running (docs/engine.md: billing is confirmed by heartbeats)."""
+        return any(n >= 2 for n in list(self.running_acks.values()))
 
     def run(self):
         try:
@@ -164,6 +170,8 @@ class AgentLoop(threading.Thread):
                     # have ended it while still starting)
                     live = {x["rental_id"] for x in reply.get("run") or []}
                     self.reported_running.update(reported & live)
+                    for rid in reported & live:
+                        self.running_acks[rid] = self.running_acks.get(rid, 0) + 1
                     self.beats += 1
                 time.sleep(0.05)
         except Exception:
@@ -174,9 +182,12 @@ def _status(tc, r, status, msg=""):
     ServerTestCase.assertStatus(tc, r, status, msg)
 
 
-def run_load(tc, srv, how, seconds, hosts=HOSTS, threads=THREADS, seed=0):
+def run_load(tc, srv, how, seconds, hosts=HOSTS, threads=THREADS, seed=0, until_billed=False):
     """Load srv (tenants, credits, rentals, stops, heartbeats) for `seconds`, then kill it
-    ("SIGKILL") or stop it ("SIGTERM") mid-load. Returns (workers, agent loop)."""
+    ("SIGKILL") or stop it ("SIGTERM") mid-load. until_billed: and not before a rental was
+    billed (on a loaded machine the agent loop's rounds over the hosts are slow: a fixed time
+    may not see one rental assigned, reported running and confirmed). Returns (workers,
+    agent loop)."""
     model = unique("DUR")
     set_price(srv, model, "7.60")
     agents = [FakeAgent(srv, model, gpus=GPUS_PER_HOST) for _ in range(hosts)]
@@ -189,6 +200,9 @@ def run_load(tc, srv, how, seconds, hosts=HOSTS, threads=THREADS, seed=0):
     for w in workers:
         w.start()
     time.sleep(seconds)
+    deadline = time.time() + 60
+    while until_billed and not loop.billed() and time.time() < deadline and loop.is_alive():
+        time.sleep(0.05)
     if how == "SIGKILL":
         srv.kill9()  # mid-load: requests are in flight
     else:
@@ -336,7 +350,7 @@ class DurabilityTest(unittest.TestCase):
         self.crash_mid_load("SIGTERM")
 
     def crash_mid_load(self, how):
-        workers, loop = run_load(self, self.server, how, LOAD_SECONDS)
+        workers, loop = run_load(self, self.server, how, LOAD_SECONDS, until_billed=True)
         n_ack = verify_recovery(self, self.server, workers, loop, how)
         print("\ndurability (%s): %d tenants, %d credits, %d rentals, %d stops acknowledged; "
               "%d heartbeats" % ((how,) + n_ack + (loop.beats,)), file=sys.stderr)

@@ -90,30 +90,35 @@ print(whole + '.' + frac.ljust(2, '0'))"
 T() { GPURENT_API_KEY=$tenant_key "$bin" "$@"; }
 A() { GPURENT_API_KEY=$admin_key "$bin" "$@"; }
 
-# ---- start the demo server on a free port ----------------------------------------------
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-unset GPURENT_ADMIN_KEY GPURENT_API_KEY
-export GPURENT_URL=http://127.0.0.1:$port
+# ---- start the demo server on a port of its own ------------------------------------------
+# port 0: the kernel picks a free port at bind time and the server prints it ("serving on"),
+# so no other process can take it between a probe and the bind
+unset GPURENT_ADMIN_KEY GPURENT_API_KEY GPURENT_LOG_LEVEL GPURENT_LISTEN
 : >"$tmp/serve.log"
-"$bin" serve --demo --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
+"$bin" serve --demo --listen "127.0.0.1:0" --data-dir "$tmp/data" >"$tmp/serve.log" 2>&1 &
 server_pid=$!
 ready=0
-for _ in $(seq 1 300); do
+port=""
+deadline=$((SECONDS + 60)) # generous: a sanitizer build on a loaded machine starts slowly
+while ((SECONDS < deadline)); do
     if ! kill -0 "$server_pid" 2>/dev/null; then
         cat "$tmp/serve.log" >&2
         echo "FAIL: the server exited at start" >&2
         exit 1
     fi
-    if grep -q "its key: gpr_" "$tmp/serve.log" &&
-        python3 -c "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('$GPURENT_URL/healthz', timeout=2).status == 200 else 1)" 2>/dev/null; then
+    [[ -n $port ]] ||
+        port=$(sed -n 's|^gpurent: serving on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$tmp/serve.log")
+    if [[ -n $port ]] && grep -q "its key: gpr_" "$tmp/serve.log" &&
+        python3 -c "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=5).status == 200 else 1)" 2>/dev/null; then
         ready=1
         break
     fi
     sleep 0.1
 done
+export GPURENT_URL=http://127.0.0.1:$port
 if ((ready == 0)); then
     cat "$tmp/serve.log" >&2
-    echo "FAIL: the demo was not ready within 30 s" >&2
+    echo "FAIL: the demo was not ready within 60 s" >&2
     exit 1
 fi
 admin_key=$(sed -n 's/^gpurent: demo admin key: //p' "$tmp/serve.log")
@@ -156,15 +161,17 @@ id=$(sed -n 's/^created rental \(rnt_[0-9a-z]*\): .*/\1/p' "$tmp/out")
 contains "$tmp/out" "created rental $id: starting, 2 x A100-80G, on_demand, 15.10 /GPU-h (30.20 /h) on hst_"
 
 # watch it go running (the simulated agent starts it on its next heartbeat, 1 s)
+# (a generous deadline: a sanitizer build on a loaded machine is slow)
 state=""
-for _ in $(seq 1 100); do
+deadline=$((SECONDS + 30))
+while ((SECONDS < deadline)); do
     run T rentals show "$id"
     state=$(field "$tmp/out" state)
     [[ $state == running ]] && break
     [[ $state == starting ]] || fail "state $state while starting"
     sleep 0.1
 done
-[[ $state == running ]] || fail "the rental did not start running within 10 s"
+[[ $state == running ]] || fail "the rental did not start running within 30 s"
 cp "$tmp/out" "$tmp/show1"
 [[ $(field "$tmp/show1" id) == "$id" ]] || fail "show: id"
 [[ $(field "$tmp/show1" gpus) == "2 x A100-80G" ]] || fail "show: gpus"
@@ -187,11 +194,21 @@ contains "$tmp/out" "burn rate:    30.20 /h"
 expect 0 "" T offers --model A100-80G
 contains "$tmp/out" "A100-80G  80 GiB         14         8      15.10"
 
-# the host's GPUs: two of them allocated to the rental and busy (synthetic telemetry)
-sleep 1.5
-expect 0 "" A hosts show "$host"
+# the host's GPUs: two of them allocated to the rental and busy (synthetic telemetry): busy
+# once a heartbeat after the start has carried the telemetry (about a second; waited for
+# with a generous deadline instead of a fixed sleep)
+deadline=$((SECONDS + 30))
+while :; do
+    expect 0 "" A hosts show "$host"
+    busy=$(grep " allocated  $id " "$tmp/out" | awk '{ sub("%", "", $(NF-4)); print $(NF-4) }')
+    all_busy=1
+    for u in $busy; do
+        ((u >= 85)) || all_busy=0
+    done
+    ((all_busy == 1 || SECONDS >= deadline)) && break
+    sleep 0.2
+done
 [[ $(grep -c " allocated  $id " "$tmp/out") == 2 ]] || fail "hosts show: not 2 GPUs of $id"
-busy=$(grep " allocated  $id " "$tmp/out" | awk '{ sub("%", "", $(NF-4)); print $(NF-4) }')
 for u in $busy; do
     ((u >= 85 && u <= 99)) || fail "hosts show: utilization $u% of a running rental"
 done
@@ -262,7 +279,7 @@ expect 0 "" T usage --csv
     fail "usage --csv: $(head -n 2 "$tmp/out")"
 grep -q "^$id,charge,A100-80G,2,on_demand,[0-9]*,$cost,0.00,$cost,,"$'\r'"\$" "$tmp/out" ||
     fail "usage --csv: no line for $id: $(cat "$tmp/out")"
-month=$(date -u +%Y-%m)
+month=${ended:0:7} # the rental's month (not the clock's: a month may have begun since)
 expect 0 "" T invoice "$month" --json
 python3 -c "
 import json
@@ -325,7 +342,8 @@ expect 0 "" T rentals create --model A100-80G --wait --json -- sleep 1
 python3 -c "import json; r = json.load(open('$tmp/out')); assert r['state'] == 'running', r" ||
     fail "--wait did not wait for running: $(cat "$tmp/out")"
 wid=$(python3 -c "import json; print(json.load(open('$tmp/out'))['id'])")
-for _ in $(seq 1 50); do
+deadline=$((SECONDS + 30))
+while ((SECONDS < deadline)); do
     run T rentals show "$wid"
     [[ $(field "$tmp/out" state) == ended ]] && break
     sleep 0.2
@@ -353,6 +371,7 @@ before=$(python3 -c "import json; print(json.load(open('$tmp/out'))['balance'])"
 expect 0 "" A credits add "$demo_id" 10 --reference "cli test"
 expect_out "credited 10.00 to $demo_id: balance $(money "D('$before') + 10")"
 # an adjustment: a credit for last month, then a charge; both are lines of this month's invoice
+month=$(date -u +%Y-%m) # the open month the adjustments land in
 prev=$(python3 -c "import time; t = time.gmtime(); print('%04d-%02d' % ((t.tm_year, t.tm_mon - 1) if t.tm_mon > 1 else (t.tm_year - 1, 12)))")
 expect 0 "" A credits adjust "$demo_id" 2.50 --corrects "$prev" --reason "outage credit" \
     --idempotency-key "cli-adj-1"

@@ -9,7 +9,6 @@
 // so does a missing chromium (CI installs it with scripts/install-deps.sh).
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, copyFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,32 +30,26 @@ function log(...a) {
   console.log("console-test:", ...a);
 }
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-    s.on("error", rej);
-  });
-}
-
-// Start `gpurent serve --demo`; resolve with the keys it prints once its fleet runs.
-async function startServer(port, dataDir) {
+// Start `gpurent serve --demo` on port 0 (the kernel picks a free port at bind time and the
+// server prints it: no other process can take it between a probe and the bind); resolve with
+// its port and the keys it prints once its fleet runs.
+async function startServer(dataDir) {
   const env = { ...process.env };
   delete env.GPURENT_ADMIN_KEY;
-  const proc = spawn(BIN, ["serve", "--demo", "--listen", "127.0.0.1:" + port, "--data-dir", dataDir], { env, stdio: ["ignore", "pipe", "pipe"] });
+  delete env.GPURENT_LOG_LEVEL;
+  const proc = spawn(BIN, ["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", dataDir], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout.on("data", (d) => { out += d; });
   proc.stderr.on("data", (d) => { out += d; });
-  const deadline = Date.now() + 30000;
+  // generous: a sanitizer build on a loaded machine starts slowly
+  const deadline = Date.now() + 60000;
   for (;;) {
+    const serving = out.match(/serving on http:\/\/127\.0\.0\.1:(\d+) /);
     const admin = out.match(/admin key \(shown once, keep it\): (gpr_\w+)/);
     const tenant = out.match(/its key: (gpr_\w+)/);
-    if (admin && tenant) return { proc, admin: admin[1], tenant: tenant[1], output: () => out };
+    if (serving && admin && tenant) return { proc, port: Number(serving[1]), admin: admin[1], tenant: tenant[1], output: () => out };
     if (proc.exitCode !== null) throw new Error("gpurent serve exited:\n" + out);
-    if (Date.now() > deadline) throw new Error("gpurent serve --demo printed no keys in 30 s:\n" + out);
+    if (Date.now() > deadline) throw new Error("gpurent serve --demo printed no port and keys in 60 s:\n" + out);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -140,7 +133,7 @@ async function tenantFlow(page, keys) {
   const rid = page.url().split("/").pop();
   log("rented", rid);
   assert.equal((await apiCall(page, "GET", "/v1/rentals/" + rid)).json.has_workload, true);
-  await page.waitForFunction(() => /running/.test(document.querySelector("#rental-state")?.textContent || ""), null, { timeout: 15000 });
+  await page.waitForFunction(() => /running/.test(document.querySelector("#rental-state")?.textContent || ""), null, { timeout: 30000 });
 
   // no capacity: with one whole A100 host taken, 8 more cannot be placed; the console says
   // what is available instead
@@ -165,9 +158,15 @@ async function tenantFlow(page, keys) {
   await page.waitForSelector(row + " .badge.running");
   assert.ok(await page.$(row + " .badge.sim"), "the simulated host is labelled");
   const c1 = await page.textContent(`[data-cost="${rid}"]`);
-  await page.waitForTimeout(2200);
-  const c2 = await page.textContent(`[data-cost="${rid}"]`);
-  assert.ok(Number(c2.replace(/,/g, "")) > Number(c1.replace(/,/g, "")), `the cost ticks up: ${c1} then ${c2}`);
+  // the cost ticks up (with the next heartbeat and refresh: about 2 s, waited for with a
+  // generous deadline instead of a fixed sleep)
+  try {
+    await page.waitForFunction(([sel, was]) => Number((document.querySelector(sel)?.textContent || "").replace(/,/g, "")) > was,
+      [`[data-cost="${rid}"]`, Number(c1.replace(/,/g, ""))], { timeout: 30000 });
+  } catch (e) {
+    const c2 = await page.textContent(`[data-cost="${rid}"]`);
+    throw new Error(`the cost does not tick up: ${c1} then ${c2}\n` + e.message);
+  }
   await shot(page, "rentals");
 
   // the rental's telemetry charts
@@ -225,7 +224,7 @@ async function operatorFlow(page, keys) {
   await page.waitForFunction(() => {
     const n = (s) => document.querySelectorAll(`#fleet .gpu[data-state="${s}"]`).length;
     return n("running") === 3 && n("spot") === 2 && n("free") === 19;
-  }, null, { timeout: 15000 });
+  }, null, { timeout: 30000 });
   // telemetry on hover
   await page.waitForFunction(() => document.querySelector("#fleet .gpu")?.getAttribute("aria-label").includes("utilization"));
   await page.hover("#fleet .gpu");
@@ -243,7 +242,7 @@ async function operatorFlow(page, keys) {
   // its free GPUs show draining; what runs there runs on
   try {
     await page.waitForFunction((h) => [...document.querySelectorAll(`[data-host="${h}"] .gpu`)].every((g) => ["draining", "running", "spot"].includes(g.dataset.state)) &&
-      document.querySelectorAll(`[data-host="${h}"] .gpu[data-state="draining"]`).length > 0, host, { timeout: 15000 });
+      document.querySelectorAll(`[data-host="${h}"] .gpu[data-state="draining"]`).length > 0, host, { timeout: 30000 });
   } catch (e) {
     const got = await page.$$eval(`[data-host="${host}"] .gpu`, (x) => x.map((g) => g.dataset.state));
     throw new Error("the drained host's GPUs: " + got.join(" ") + "\n" + e.message);
@@ -367,10 +366,9 @@ async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   if (UPDATE) mkdirSync(DOCS_SHOTS, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), "gpurent-console-"));
-  const port = await freePort();
   const t0 = Date.now();
-  const server = await startServer(port, join(dataDir, "data"));
-  const base = "http://127.0.0.1:" + port;
+  const server = await startServer(join(dataDir, "data"));
+  const base = "http://127.0.0.1:" + server.port;
   let browser;
   let failed = null;
   try {
@@ -378,7 +376,7 @@ async function main() {
     if (process.getuid && process.getuid() === 0) args.push("--no-sandbox");
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: "light", acceptDownloads: true });
-    ctx.setDefaultTimeout(10000);
+    ctx.setDefaultTimeout(30000); // generous: a sanitizer build on a loaded machine is slow
     const page = await ctx.newPage();
     page.baseURL = base;
     watch(page, "light");

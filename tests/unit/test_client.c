@@ -366,14 +366,16 @@ static void test_transport_and_arguments(void **state)
     char url[64];
 
     (void)state;
-    /* a port nobody listens on: bind one, note it, close it */
+    /* a port nobody listens on: bound here and never listened on, so a connection is
+       refused, and kept bound until the request is done, so that no other process on the
+       machine (another test's server) can take it meanwhile */
     fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    close(fd);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
     assert_int_equal(client_new(&c, url, NULL), 0);
     assert_int_equal(client_request(c, "GET", "/healthz", NULL, &status, NULL), ERR_IO);
+    close(fd);
     assert_int_equal(status, 0);
     assert_non_null(strstr(client_errmsg(), "cannot reach http://127.0.0.1:"));
 
