@@ -387,23 +387,33 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
 {
     const struct route *route = NULL;
     bool path_known = false;
+    bool head = strcmp(method, "HEAD") == 0; /* HEAD is a GET without the body (RFC 9110) */
+    char allow[64] = "";
 
     for (size_t i = 0; i < http_route_count; i++) {
         const char *params[HTTP_PARAMS_MAX] = {0};
+        const char *m = http_routes[i].method;
         if (!match(http_routes[i].pattern, url, ctx->pbuf, sizeof(ctx->pbuf), params))
             continue;
         path_known = true;
-        if (strcmp(http_routes[i].method, method) == 0) {
+        if (strcmp(m, method) == 0 || (head && strcmp(m, "GET") == 0)) {
             route = &http_routes[i];
             memcpy(ctx->params, params, sizeof(params));
             break;
         }
+        /* the methods the path takes, for a 405's Allow header */
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof(allow) - used, "%s%s%s", used ? ", " : "", m,
+                 strcmp(m, "GET") == 0 ? ", HEAD" : "");
     }
     if (route == NULL) {
-        if (path_known)
-            http_problem(res, 405, "method %s is not allowed on %s", method, url);
-        else
+        if (path_known) {
+            http_problem(res, 405, "method %s is not allowed on %s (allowed: %s)", method, url,
+                         allow);
+            http_add_header(res, "Allow", allow);
+        } else {
             http_problem(res, 404, "no such route: %s %s", method, url);
+        }
         return NULL;
     }
     /* the key first: an unauthenticated caller learns nothing about its request */
