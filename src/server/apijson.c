@@ -518,13 +518,14 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
         v->exit_code != 0 ||
         (ended && (v->end_reason == END_EXITED || v->end_reason == END_FAILED_TO_START));
 
-    if (v->host != 0 && v->gpu_mask != 0) {
+    if (v->host != 0) {
         int n = engine_host_gpus(e, v->host, gpus, MAX_GPUS_PER_HOST);
         for (int i = 0; i < n; i++) {
-            if ((v->gpu_mask >> gpus[i].index) & 1) {
+            if ((v->gpu_mask >> gpus[i].index) & 1)
                 json_array_append_new(uuids, json_string(gpus[i].uuid));
-                simulated = simulated || api_gpu_simulated(gpus[i].uuid);
-            }
+            /* the host's GPUs, not the ones held: an ended rental holds none, and stays as
+               simulated as the host it ran on */
+            simulated = simulated || api_gpu_simulated(gpus[i].uuid);
         }
     }
     json_object_set_new(j, "id", api_id(ID_RENTAL, v->id));

@@ -96,11 +96,24 @@ static int quote_size_ok(const struct engine *e, const char *model, uint32_t cou
 
     if (engine_model_find(e, model, &m) < 0 || engine_offer(e, m, &ov) < 0)
         return 0; /* engine_quote names the unknown model */
-    if (count > ov.largest_host) {
+    if (ov.largest_host > 0 && count > ov.largest_host) {
         snprintf(detail, cap, "gpu_count: must be 1 to %u for %s", ov.largest_host, model);
         return ERR_INVALID;
     }
     return 0;
+}
+
+/* A model priced before any host registered its GPUs: the rental would be refused for
+   capacity (409), and so is its quote, after the request itself was found valid. */
+static int quote_has_hosts(const struct engine *e, const char *model, char *detail, size_t cap)
+{
+    struct offer_view ov;
+    uint32_t m;
+
+    if (engine_model_find(e, model, &m) < 0 || engine_offer(e, m, &ov) < 0 || ov.largest_host > 0)
+        return 0;
+    snprintf(detail, cap, "no capacity: no host with %s GPUs is registered", model);
+    return ERR_NOCAPACITY;
 }
 
 void api_quote(struct request *req, struct response *res)
@@ -143,6 +156,8 @@ void api_quote(struct request *req, struct response *res)
     if (rc == 0)
         rc = engine_quote(e, tenant, model, (uint32_t)count, term, max_hourly, coupon,
                           duration * USEC_PER_SEC, core_clock_now(), &q, detail, sizeof(detail));
+    if (rc == 0)
+        rc = quote_has_hosts(e, model, detail, sizeof(detail));
     core_read_end(req->srv->core);
     if (rc < 0) {
         http_problem(res, http_status_for(rc), "%s", detail);
@@ -420,6 +435,11 @@ static int stopped(struct core_job *job, struct engine *e, struct store *store, 
 
     (void)store;
     (void)now;
+    if (job->result.code == ERR_NOTFOUND) { /* named as GET /v1/rentals/{id} names it */
+        char id[ID_STR_MAX];
+        return api_job_problem(job, 404, "unknown rental \"%s\"",
+                               id_format(id, ID_RENTAL, job->cmd->u.rental_stop.rental));
+    }
     if (job->result.code != 0)
         return 0;
     if (engine_rental(e, job->result.id, &v) < 0)
