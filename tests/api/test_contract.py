@@ -1,0 +1,225 @@
+"""API: the server against the contract (shared/API.md) as a new user meets it.
+
+Each case is a discrepancy a careful outside client found by driving the real server with only
+API.md in hand; it asserts what the contract (or HTTP itself) says, exactly.
+"""
+
+import os
+import sys
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
+                     request)
+
+
+class ContractTest(ServerTestCase):
+
+    # ---- HTTP: HEAD and 405 ------------------------------------------------------------
+
+    def test_head_is_a_get_without_the_body(self):
+        # RFC 9110: a server that answers GET answers HEAD the same way, without the body
+        get = request(self.server.port, "GET", "/healthz")
+        head = request(self.server.port, "HEAD", "/healthz")
+        self.assertStatus(get, 200)
+        self.assertStatus(head, 200)
+        self.assertEqual(head.raw, b"")
+        self.assertEqual(head.content_type, "application/json")
+        self.assertEqual(head.headers.get("content-length"), str(len(get.raw)))
+        # a keyed route: the key and role are checked as for GET
+        r = request(self.server.port, "HEAD", "/v1/tenants", key=self.server.admin_key)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.raw, b"")
+        r = request(self.server.port, "HEAD", "/v1/tenants")
+        self.assertStatus(r, 401)
+        # HEAD only stands in for GET: a POST-only path still refuses it
+        r = request(self.server.port, "HEAD", "/v1/quotes", key=self.server.admin_key)
+        self.assertStatus(r, 405)
+        self.assertEqual(r.headers.get("allow"), "POST")
+
+    def test_405_says_which_methods_the_path_takes(self):
+        # RFC 9110 15.5.6: a 405 carries Allow
+        r = self.admin.delete("/v1/tenants")
+        self.assertProblem(r, 405)
+        self.assertEqual(r.headers.get("allow"), "POST, GET, HEAD")
+        self.assertEqual(r.json["detail"],
+                         "method DELETE is not allowed on /v1/tenants (allowed: POST, GET, HEAD)")
+        r = self.admin.get("/v1/rentals/rnt_9wdvsq5zmmz0n/stop")
+        self.assertProblem(r, 405)
+        self.assertEqual(r.headers.get("allow"), "POST")
+        r = self.admin.post("/v1/tenants/tnt_9wdvsq5zmmz0n", {})
+        self.assertProblem(r, 405)
+        self.assertEqual(r.headers.get("allow"), "GET, HEAD, PATCH")
+
+    # ---- lists: every list takes limit and cursor ----------------------------------------
+
+    def page_through(self, client, path, sep="?"):
+        items, cursor, pages = [], None, 0
+        while True:
+            q = path + sep + "limit=1" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+            r = client.get(q)
+            self.assertStatus(r, 200, q)
+            self.assertLessEqual(len(r.json["data"]), 1, q)
+            items.extend(r.json["data"])
+            pages += 1
+            cursor = r.json["next_cursor"]
+            if cursor is None:
+                return items, pages
+            self.assertIsInstance(cursor, str)
+
+    def test_prices_and_offers_take_limit_and_cursor(self):
+        models = [unique("PAGE GPU") for _ in range(3)]  # a space: the cursor is URL-encoded
+        for m in models:
+            r = self.admin.put("/v1/prices/" + urllib.parse.quote(m), {"on_demand_hourly": "2.00"})
+            self.assertStatus(r, 200)
+        _, tenant = make_tenant(self.server, credit=None)
+
+        whole = self.admin.get("/v1/prices?limit=500")
+        self.assertStatus(whole, 200)
+        names = [p["gpu_model"] for p in whole.json["data"]]
+        self.assertIsNone(whole.json["next_cursor"])
+        self.assertEqual(names[-3:], models)
+        items, pages = self.page_through(self.admin, "/v1/prices")
+        self.assertEqual([p["gpu_model"] for p in items], names)
+        self.assertEqual(pages, len(names))
+
+        whole = tenant.get("/v1/offers")
+        offers = [o["gpu_model"] for o in whole.json["data"]]
+        self.assertEqual(offers, names)  # every priced model has an offer, in the same order
+        items, pages = self.page_through(tenant, "/v1/offers")
+        self.assertEqual([o["gpu_model"] for o in items], offers)
+        # limit=2 from the second-to-last model's cursor: the last one, and no more
+        r = tenant.get("/v1/offers?limit=2&cursor=" + urllib.parse.quote(models[1]))
+        self.assertStatus(r, 200)
+        self.assertEqual([o["gpu_model"] for o in r.json["data"]], [models[2]])
+        self.assertIsNone(r.json["next_cursor"])
+        # filters apply before the page is cut
+        r = tenant.get("/v1/offers?limit=1&gpu_model=" + urllib.parse.quote(models[2]))
+        self.assertEqual([o["gpu_model"] for o in r.json["data"]], [models[2]])
+        self.assertIsNone(r.json["next_cursor"])
+
+        for path in ("/v1/prices", "/v1/offers"):
+            r = tenant.get(path + "?limit=0")
+            self.assertProblem(r, 400, "limit")
+            r = tenant.get(path + "?limit=501")
+            self.assertProblem(r, 400, "limit")
+            r = tenant.get(path + "?cursor=NO-SUCH-GPU")
+            self.assertProblem(r, 400, "cursor")
+
+    # ---- rentals ------------------------------------------------------------------------
+
+    def test_an_ended_rental_stays_simulated(self):
+        model = unique("SIMGPU")
+        set_price(self.server, model, "4.00")
+        sim = FakeAgent(self.server, model, gpus=2, hostname=unique("SIM"))  # GPU-SIM-... uuids
+        self.assertTrue(sim.uuids[0].startswith("GPU-SIM-"))
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        self.assertIs(r.json["simulated"], True)
+        sim.run(rid)
+        r = tenant.post("/v1/rentals/%s/stop" % rid)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["state"], "ended")
+        self.assertEqual(r.json["gpus"], [])  # it holds none now (openapi: the GPUs it holds)
+        self.assertIs(r.json["simulated"], True)
+        self.assertIs(tenant.get("/v1/rentals/" + rid).json["simulated"], True)
+
+        real_model = unique("REALGPU")
+        set_price(self.server, real_model, "4.00")
+        FakeAgent(self.server, real_model, gpus=1)
+        r = tenant.post("/v1/rentals", {"gpu_model": real_model, "gpu_count": 1,
+                                        "term": "on_demand"})
+        self.assertStatus(r, 201)
+        self.assertIs(r.json["simulated"], False)
+        r = tenant.post("/v1/rentals/%s/stop" % r.json["id"])
+        self.assertIs(r.json["simulated"], False)
+
+    def test_a_model_without_hosts_has_no_capacity(self):
+        # priced, but no host has registered its GPUs yet: no capacity (409), not a 400 that
+        # says "gpu_count: must be 1 to 0"
+        model = unique("NOHOST")
+        set_price(self.server, model, "3.00")
+        tid, tenant = make_tenant(self.server, credit="100.00")
+        want = 'no capacity: no host with %s GPUs is registered' % model
+        body = {"gpu_model": model, "gpu_count": 1, "term": "on_demand"}
+        r = tenant.post("/v1/rentals", body)
+        self.assertProblem(r, 409)
+        self.assertEqual(r.json["detail"], want)
+        r = tenant.post("/v1/rentals", dict(body, queue=True))
+        self.assertProblem(r, 409)
+        self.assertEqual(r.json["detail"], want + "; there is nothing to queue for")
+        r = tenant.post("/v1/quotes", body)
+        self.assertProblem(r, 409)
+        self.assertEqual(r.json["detail"], want)
+        # nothing changed
+        self.assertEqual(tenant.get("/v1/rentals").json["data"], [])
+        b = tenant.get("/v1/balance").json
+        self.assertEqual((b["balance"], b["live_rentals"]), ("100.00", 0))
+        # a bad count is still the count's fault
+        r = tenant.post("/v1/rentals", dict(body, gpu_count=0))
+        self.assertProblem(r, 400, "gpu_count")
+
+    def test_stopping_another_tenants_rental_names_it_as_get_does(self):
+        model = unique("STOPGPU")
+        set_price(self.server, model, "3.00")
+        agent = FakeAgent(self.server, model, gpus=1)
+        _, owner = make_tenant(self.server)
+        _, other = make_tenant(self.server)
+        r = owner.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        agent.run(rid)
+        got = other.get("/v1/rentals/" + rid)
+        stop = other.post("/v1/rentals/%s/stop" % rid)
+        self.assertProblem(got, 404)
+        self.assertProblem(stop, 404)
+        self.assertEqual(stop.json["detail"], 'unknown rental "%s"' % rid)
+        self.assertEqual(stop.json["detail"], got.json["detail"])
+        self.assertEqual(owner.get("/v1/rentals/" + rid).json["state"], "running")
+
+    # ---- catalogue -----------------------------------------------------------------------
+
+    def test_a_created_coupon_reads_as_the_list_shows_it(self):
+        code = unique("NEW")
+        r = self.admin.post("/v1/coupons", {"code": code, "percent_off": 20,
+                                            "max_redemptions": 3})
+        self.assertStatus(r, 201)
+        listed = [c for c in self.server.admin.list_all("/v1/coupons") if c["code"] == code]
+        self.assertEqual(len(listed), 1)
+        self.assertEqual(r.json, listed[0])
+        self.assertEqual(r.json["redemptions"], 0)
+
+    def test_pricing_refusals_name_the_field(self):
+        # API.md: a 400's detail names the field
+        model = unique("FIELDGPU")
+        set_price(self.server, model, "10.00", spot_floor="4.00")
+        other = unique("OTHERGPU")
+        set_price(self.server, other, "10.00")
+        FakeAgent(self.server, model, gpus=1)
+        code = unique("ONLYOTHER")
+        self.assertStatus(self.admin.post("/v1/coupons", {"code": code, "percent_off": 10,
+                                                          "gpu_model": other}), 201)
+        _, tenant = make_tenant(self.server)
+        base = {"gpu_model": model, "gpu_count": 1}
+        cases = [
+            (dict(base, term="spot", max_hourly="1.00"),
+             "max_hourly: 1.00 is below the spot floor 4.00"),
+            (dict(base, term="day"), "term: day is not offered for %s" % model),
+            (dict(base, term="on_demand", coupon="NO-SUCH-CODE"),
+             'coupon: unknown code "NO-SUCH-CODE"'),
+            (dict(base, term="on_demand", coupon=code),
+             'coupon: "%s" is only for %s' % (code, other)),
+        ]
+        for body, detail in cases:
+            for path in ("/v1/quotes", "/v1/rentals"):
+                r = tenant.post(path, body)
+                self.assertProblem(r, 400, msg="%s %r" % (path, body))
+                self.assertEqual(r.json["detail"], detail, "%s %r" % (path, body))
+        self.assertEqual(tenant.get("/v1/rentals").json["data"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
