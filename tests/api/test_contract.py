@@ -6,12 +6,13 @@ API.md in hand; it asserts what the contract (or HTTP itself) says, exactly.
 
 import os
 import sys
+import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique,  # noqa: E402
-                     request)
+                     micros, request)
 
 
 class ContractTest(ServerTestCase):
@@ -179,6 +180,37 @@ class ContractTest(ServerTestCase):
         self.assertEqual(stop.json["detail"], 'unknown rental "%s"' % rid)
         self.assertEqual(stop.json["detail"], got.json["detail"])
         self.assertEqual(owner.get("/v1/rentals/" + rid).json["state"], "running")
+
+    # ---- economics ----------------------------------------------------------------------
+
+    def test_a_model_that_earned_nothing_has_no_margin(self):
+        # its costs over zero revenue are not a 0 margin; null, like payback_years
+        model = unique("IDLEGPU")
+        set_price(self.server, model, "5.00")
+        agent = FakeAgent(self.server, model, gpus=2)
+        self.assertStatus(self.admin.put("/v1/hosts/%s/cost" % agent.host_id, {
+            "purchase_price": "200000.00", "purchased_at": "2026-01-01T00:00:00Z",
+            "depreciation_years": 5, "power_watts": 800, "pue": 1.3,
+            "electricity_kwh_price": "0.60", "hosting_monthly": "1000.00"}), 200)
+        r = self.admin.get("/v1/economics")
+        self.assertStatus(r, 200)
+        line = [m for m in r.json["models"] if m["gpu_model"] == model]
+        self.assertEqual(len(line), 1)
+        self.assertEqual((line[0]["revenue"], line[0]["gpus"]), ("0.00", 2))
+        self.assertIsNone(line[0]["gross_margin"])
+        self.assertIsNone(line[0]["payback_years"])
+        # once it earns, the margin is a number again
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 2, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        agent.run(r.json["id"])
+        time.sleep(1.1)
+        agent.heartbeat()  # billing runs to the host's last report
+        self.assertStatus(tenant.post("/v1/rentals/%s/stop" % r.json["id"]), 200)
+        r = self.admin.get("/v1/economics")
+        line = [m for m in r.json["models"] if m["gpu_model"] == model][0]
+        self.assertGreater(micros(line["revenue"]), 0)
+        self.assertIsInstance(line["gross_margin"], float)
 
     # ---- catalogue -----------------------------------------------------------------------
 

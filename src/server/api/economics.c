@@ -41,7 +41,9 @@ static json_t *line_json(const struct econ_line *l)
     json_object_set_new(j, "power_cost", api_money(l->power_cost));
     json_object_set_new(j, "hosting_cost", api_money(l->hosting_cost));
     json_object_set_new(j, "purchase_price", api_money(l->purchase_price));
-    json_object_set_new(j, "gross_margin", api_ratio(l->gross_margin));
+    /* a period that earned nothing has no margin: its costs over zero revenue are not 0 % */
+    json_object_set_new(j, "gross_margin",
+                        l->revenue > 0 ? api_ratio(l->gross_margin) : json_null());
     json_object_set_new(j, "payback_years", years_or_null(l->payback_years));
     return j;
 }
