@@ -419,12 +419,17 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
     /* the key first: an unauthenticated caller learns nothing about its request */
     if (route->roles != ROLE_PUBLIC) {
         int rc;
-        if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+        /* the scheme is case-insensitive and may be followed by several spaces (RFC 9110
+           11.1, 11.4): "bearer gpr_..." is the same credential */
+        if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
             http_problem(res, 401, "missing API key: send Authorization: Bearer <key>");
             http_add_header(res, "WWW-Authenticate", "Bearer");
             return NULL;
         }
-        rc = keyring_lookup(&srv->keys, auth + 7, &ctx->who);
+        auth += 7;
+        while (*auth == ' ')
+            auth++;
+        rc = keyring_lookup(&srv->keys, auth, &ctx->who);
         if (rc < 0) {
             http_problem(res, 401,
                          rc == ERR_INVALID ? "malformed API key" : "unknown or revoked API key");

@@ -53,6 +53,24 @@ class ContractTest(ServerTestCase):
         self.assertProblem(r, 405)
         self.assertEqual(r.headers.get("allow"), "GET, HEAD, PATCH")
 
+    def test_the_bearer_scheme_is_case_insensitive(self):
+        # RFC 9110 11.1: the auth scheme is case-insensitive; 1*SP separates it from the key
+        key = self.server.admin_key
+        for value in ("bearer " + key, "BEARER " + key, "Bearer   " + key):
+            r = request(self.server.port, "GET", "/v1/platform",
+                        headers={"Authorization": value})
+            self.assertStatus(r, 200, value)
+            self.assertEqual(r.json["role"], "admin")
+        for value in ("Basic " + key, "Bearer", "bearer", key):
+            r = request(self.server.port, "GET", "/v1/platform",
+                        headers={"Authorization": value})
+            self.assertProblem(r, 401, msg=value)
+            self.assertEqual(r.json["detail"], "missing API key: send Authorization: Bearer <key>")
+        r = request(self.server.port, "GET", "/v1/platform",
+                    headers={"Authorization": "bearer gpr_nope"})
+        self.assertProblem(r, 401)
+        self.assertEqual(r.json["detail"], "malformed API key")
+
     # ---- lists: every list takes limit and cursor ----------------------------------------
 
     def page_through(self, client, path, sep="?"):
