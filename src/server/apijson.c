@@ -66,8 +66,11 @@ json_t *api_body(const struct request *req, struct response *res, enum api_body_
     }
     j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
+        /* jansson's own words name its flag (JSON_ALLOW_NUL), which means nothing to a client */
         http_problem(res, 400, "request body: line %d column %d: %s", jerr.line, jerr.column,
-                     jerr.text);
+                     json_error_code(&jerr) == json_error_null_character
+                         ? "\\u0000 is not allowed in a string"
+                         : jerr.text);
         return NULL;
     }
     if (!json_is_object(j)) {

@@ -71,6 +71,14 @@ class ContractTest(ServerTestCase):
         self.assertProblem(r, 401)
         self.assertEqual(r.json["detail"], "malformed API key")
 
+    def test_a_nul_in_a_string_is_refused_in_the_clients_words(self):
+        before = len(self.server.admin.list_all("/v1/tenants"))
+        r = self.admin.post("/v1/tenants", raw=b'{"name":"a\\u0000b"}')
+        self.assertProblem(r, 400)
+        self.assertEqual(r.json["detail"],
+                         "request body: line 1 column 18: \\u0000 is not allowed in a string")
+        self.assertEqual(len(self.server.admin.list_all("/v1/tenants")), before)
+
     # ---- lists: every list takes limit and cursor ----------------------------------------
 
     def page_through(self, client, path, sep="?"):
