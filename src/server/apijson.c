@@ -635,7 +635,8 @@ json_t *api_host_json(const struct engine *e, const struct host_view *v, bool wi
     json_object_set_new(j, "registered_at", api_time(v->registered_at));
     json_object_set_new(j, "last_heartbeat_at", api_time(v->last_heartbeat_at));
     json_object_set_new(j, "gpu_count", json_integer(v->gpu_count));
-    json_object_set_new(j, "free_gpus", json_integer(v->free_gpus));
+    /* a down host's GPUs are all unavailable (as its gpus[] and /metrics say), none free */
+    json_object_set_new(j, "free_gpus", json_integer(v->state == HOST_DOWN ? 0 : v->free_gpus));
     json_object_set_new(j, "cost", v->has_cost ? cost_json(&v->cost) : json_null());
     if (with_gpus) {
         json_t *arr = json_array();

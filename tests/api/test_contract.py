@@ -279,5 +279,34 @@ class ContractTest(ServerTestCase):
         self.assertEqual(tenant.get("/v1/rentals").json["data"], [])
 
 
+class DownHostContractTest(ServerTestCase):
+    args = ("--heartbeat-timeout", "1", "--lost-after", "600")
+
+    def test_a_down_host_has_no_free_gpus(self):
+        # its gpus[] are all `unavailable`; free_gpus said 1 of them was free
+        model = unique("DOWNGPU")
+        set_price(self.server, model, "3.00")
+        agent = FakeAgent(self.server, model, gpus=2)
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        agent.run(r.json["id"])
+        host = self.admin.get("/v1/hosts/" + agent.host_id).json
+        self.assertEqual((host["state"], host["free_gpus"]), ("ready", 1))
+        deadline = time.time() + 10
+        while host["state"] != "down" and time.time() < deadline:
+            time.sleep(0.2)
+            host = self.admin.get("/v1/hosts/" + agent.host_id).json
+        self.assertEqual(host["state"], "down")
+        self.assertEqual([g["state"] for g in host["gpus"]], ["unavailable", "unavailable"])
+        self.assertEqual(host["free_gpus"], 0)
+        listed = [h for h in self.server.admin.list_all("/v1/hosts") if h["id"] == agent.host_id]
+        self.assertEqual(listed[0]["free_gpus"], 0)
+        agent.heartbeat()  # back within lost_after: its rental resumes, one GPU is free again
+        host = self.admin.get("/v1/hosts/" + agent.host_id).json
+        self.assertEqual((host["state"], host["free_gpus"]), ("ready", 1))
+        self.assertEqual(sorted(g["state"] for g in host["gpus"]), ["allocated", "free"])
+
+
 if __name__ == "__main__":
     unittest.main()
