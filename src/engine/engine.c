@@ -681,6 +681,7 @@ static void start_running(struct engine *e, struct rental *r)
 /* Return a package's unearned part: all of it, less the stop fee when stopped early. */
 static void refund_package(struct engine *e, struct rental *r, bool with_fee)
 {
+    struct tenant *t = &e->tenants[r->tenant];
     uint64_t id = rental_id(e, r);
     int64_t unused_net = r->pkg_net - r->pkg_rec_net;
     int64_t unused_disc = r->pkg_disc - r->pkg_rec_disc;
@@ -692,6 +693,10 @@ static void refund_package(struct engine *e, struct rental *r, bool with_fee)
     }
     post(e, ACCT_DEFERRED, e->tenants[r->tenant].account, unused_net - fee, XFER_REFUND, id);
     post(e, ACCT_DEFERRED, ACCT_DISCOUNTS, unused_disc, XFER_DISCOUNT_REVERSAL, id);
+    /* the refund gives its budget back in the month it is posted, as the statement nets it
+       (a package bought and stopped at once has cost the month nothing) */
+    month_roll(t, e->now);
+    t->month_spent -= unused_net - fee < t->month_spent ? unused_net - fee : t->month_spent;
     r->cost -= unused_net - fee;
     r->discount -= unused_disc;
     r->pkg_net = r->pkg_rec_net + fee;

@@ -189,6 +189,38 @@ class ContractTest(ServerTestCase):
         r = tenant.post("/v1/rentals", dict(body, gpu_count=0))
         self.assertProblem(r, 400, "gpu_count")
 
+    def test_a_refunded_package_gives_its_monthly_budget_back(self):
+        # a package stopped at once is refunded in full: the month's statement nets to 0, and
+        # so must the month's spend that the monthly budget caps
+        model = unique("PKGGPU")
+        set_price(self.server, model, "10.00", packages={"day": "200.00"})
+        agent = FakeAgent(self.server, model, gpus=1)
+        tid, tenant = make_tenant(self.server, credit="1000.00")
+        self.assertStatus(self.admin.patch("/v1/tenants/" + tid, {"monthly_budget": "300.00"}),
+                          200)
+        body = {"gpu_model": model, "gpu_count": 1, "term": "day"}
+        r = tenant.post("/v1/rentals", body)
+        self.assertStatus(r, 201)
+        rid = r.json["id"]
+        self.assertEqual(tenant.get("/v1/balance").json["month_spent"], "200.00")
+        agent.run(rid)
+        r = tenant.post("/v1/rentals/%s/stop" % rid)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["cost"], "0.00")
+        usage = tenant.get("/v1/usage").json
+        self.assertEqual([(line["kind"], line["amount"]) for line in usage["data"]],
+                         [("package", "200.00"), ("refund", "-200.00")])
+        self.assertEqual(usage["total"], "0.00")
+        b = tenant.get("/v1/balance").json
+        self.assertEqual((b["balance"], b["month_spent"]), ("1000.00", "0.00"))
+        # the budget is whole again: another package fits, and the spend counts it once
+        r = tenant.post("/v1/rentals", body)
+        self.assertStatus(r, 201)
+        self.assertEqual(tenant.get("/v1/balance").json["month_spent"], "200.00")
+        r = tenant.post("/v1/rentals", body)  # 100.00 left: the budget still binds
+        self.assertProblem(r, 402)
+        self.assertEqual(r.json["detail"], "monthly budget: 100.00 left, 200.00 needed")
+
     def test_stopping_another_tenants_rental_names_it_as_get_does(self):
         model = unique("STOPGPU")
         set_price(self.server, model, "3.00")
