@@ -5,6 +5,7 @@ API.md in hand; it asserts what the contract (or HTTP itself) says, exactly.
 """
 
 import os
+import re
 import sys
 import time
 import unittest
@@ -16,6 +17,48 @@ from harness import (ServerTestCase, FakeAgent, make_tenant, set_price, unique, 
 
 
 class ContractTest(ServerTestCase):
+
+    # ---- the description itself ---------------------------------------------------------
+
+    def test_openapi_refs_resolve_and_no_mapping_repeats_a_key(self):
+        # the Tenant schema's name line was lost once: every $ref to it dangled, and its
+        # fields silently replaced Platform's (a YAML mapping that repeats a key)
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                            "openapi.yaml")
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        key_re = re.compile(r"^( *)(- )?([A-Za-z0-9_$'/{}.-]+):(?: |$)(.*)$")
+        defined, stack, scalar_indent, top = set(), [], None, {}
+        for n, line in enumerate(lines, 1):
+            stripped = line.strip()
+            indent = len(line) - len(line.lstrip(" "))
+            if scalar_indent is not None:
+                if not stripped or indent > scalar_indent:
+                    continue  # inside a block scalar (| or >)
+                scalar_indent = None
+            m = key_re.match(line)
+            if not stripped or stripped.startswith("#") or not m:
+                continue  # a list item of scalars, or a flow continuation
+            if m.group(2):  # "- key:": each list item is a new mapping
+                indent += 2
+                while stack and stack[-1][0] >= indent:
+                    stack.pop()
+            while stack and stack[-1][0] > indent:
+                stack.pop()
+            if not stack or stack[-1][0] < indent:
+                stack.append((indent, set()))
+            key = m.group(3)
+            self.assertNotIn(key, stack[-1][1], "openapi.yaml:%d repeats the key %r" % (n, key))
+            stack[-1][1].add(key)
+            top[indent] = key
+            if indent == 4 and top.get(0) == "components":
+                defined.add("%s/%s" % (top[2], key))
+            if m.group(4).strip() in ("|", ">", "|-", ">-", "|+", ">+"):
+                scalar_indent = indent
+        refs = set(re.findall(r"\$ref: '#/components/([A-Za-z]+/[A-Za-z0-9_]+)'",
+                              "\n".join(lines)))
+        self.assertGreater(len(refs), 20)
+        self.assertEqual(sorted(r for r in refs if r not in defined), [])
 
     # ---- HTTP: HEAD and 405 ------------------------------------------------------------
 
