@@ -2060,6 +2060,7 @@ int engine_quote(const struct engine *e, uint32_t tenant, const char *gpu_model,
         out->total = net - (p.amount_off < net ? p.amount_off : net);
     }
     out->discount = out->list_total - out->total;
+    out->coupon = p.coupon;
     return 0;
 }
 

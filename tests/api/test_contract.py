@@ -325,6 +325,35 @@ class ContractTest(ServerTestCase):
         self.assertEqual(r.json, listed[0])
         self.assertEqual(r.json["redemptions"], 0)
 
+    def test_a_quote_names_the_promotion_it_applies(self):
+        # a discount with "coupon": null left the tenant guessing where it came from
+        model = unique("PROMOGPU")
+        set_price(self.server, model, "10.00")
+        promo, code = unique("AUTO10"), unique("CODE20")
+        self.assertStatus(self.admin.post("/v1/coupons", {
+            "code": promo, "percent_off": 10, "automatic": True, "gpu_model": model}), 201)
+        self.assertStatus(self.admin.post("/v1/coupons", {
+            "code": code, "percent_off": 20, "gpu_model": model}), 201)
+        FakeAgent(self.server, model, gpus=1)
+        _, tenant = make_tenant(self.server)
+        body = {"gpu_model": model, "gpu_count": 1, "term": "on_demand"}
+        q = tenant.post("/v1/quotes", body)
+        self.assertStatus(q, 200)
+        self.assertEqual((q.json["coupon"], q.json["hourly_price"], q.json["discount"]),
+                         (promo, "9.00", "1.00"))
+        q = tenant.post("/v1/quotes", dict(body, coupon=code))
+        self.assertEqual((q.json["coupon"], q.json["hourly_price"], q.json["discount"]),
+                         (code, "8.00", "2.00"))
+        other = unique("PLAINGPU")
+        set_price(self.server, other, "10.00")
+        FakeAgent(self.server, other, gpus=1)
+        q = tenant.post("/v1/quotes", dict(body, gpu_model=other))
+        self.assertEqual((q.json["coupon"], q.json["discount"]), (None, "0.00"))
+        # the rental is priced as quoted
+        r = tenant.post("/v1/rentals", body)
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json["hourly_price"], "9.00")
+
     def test_pricing_refusals_name_the_field(self):
         # API.md: a 400's detail names the field
         model = unique("FIELDGPU")

@@ -122,6 +122,7 @@ void api_quote(struct request *req, struct response *res)
                                           "duration_seconds", "coupon",    "max_hourly",
                                           "tenant_id",        NULL};
     const char *model = NULL, *coupon = NULL;
+    char applied[COUPON_MAX_BYTES + 1] = "";
     int64_t count = 0, duration = 3600, max_hourly = 0;
     enum term term = TERM_ON_DEMAND;
     char detail[RESULT_DETAIL_MAX] = "";
@@ -158,6 +159,13 @@ void api_quote(struct request *req, struct response *res)
                           duration * USEC_PER_SEC, core_clock_now(), &q, detail, sizeof(detail));
     if (rc == 0)
         rc = quote_has_hosts(e, model, detail, sizeof(detail));
+    if (rc == 0 && q.coupon >= 0) {
+        struct coupon_view cv;
+        if (engine_coupon(e, (uint32_t)q.coupon, &cv) == 0)
+            snprintf(applied, sizeof(applied), "%s", cv.code);
+        else
+            q.coupon = -1;
+    }
     core_read_end(req->srv->core);
     if (rc < 0) {
         http_problem(res, http_status_for(rc), "%s", detail);
@@ -173,7 +181,8 @@ void api_quote(struct request *req, struct response *res)
     json_object_set_new(j, "gpu_count", json_integer(count));
     json_object_set_new(j, "term", json_string(term_name(term)));
     json_object_set_new(j, "duration_seconds", json_integer(duration));
-    json_object_set_new(j, "coupon", coupon ? json_string(coupon) : json_null());
+    /* the coupon it applies: the one named, or the automatic promotion chosen for it */
+    json_object_set_new(j, "coupon", q.coupon >= 0 ? json_string(applied) : json_null());
     json_object_set_new(j, "hourly_price", api_money(q.hourly_price));
     json_object_set_new(j, "hourly_total", api_money(q.hourly_total));
     json_object_set_new(j, "list_total", api_money(q.list_total));
