@@ -473,8 +473,16 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn,
         return;
     }
     if (req.body_len > 0) {
+        const char *coding = http_header(&req, "Content-Encoding");
         if (!is_json(http_header(&req, "Content-Type"))) {
             http_problem(res, 415, "the body must be application/json");
+            return;
+        }
+        /* a compressed body would be parsed as if it were JSON text (RFC 9110 15.5.16) */
+        if (coding != NULL && strcasecmp(coding, "identity") != 0) {
+            http_problem(res, 415, "Content-Encoding %.40s is not supported: send the body as is",
+                         coding);
+            http_add_header(res, "Accept-Encoding", "identity");
             return;
         }
         if (memchr(req.body, '\0', req.body_len) != NULL) {

@@ -114,6 +114,20 @@ class ContractTest(ServerTestCase):
         self.assertProblem(r, 401)
         self.assertEqual(r.json["detail"], "malformed API key")
 
+    def test_a_compressed_body_is_415_not_a_json_error(self):
+        import gzip
+        before = len(self.server.admin.list_all("/v1/tenants"))
+        r = self.admin.post("/v1/tenants", raw=gzip.compress(b'{"name":"zipped"}'),
+                            headers={"Content-Encoding": "gzip"})
+        self.assertProblem(r, 415)
+        self.assertEqual(r.json["detail"],
+                         "Content-Encoding gzip is not supported: send the body as is")
+        self.assertEqual(r.headers.get("accept-encoding"), "identity")
+        self.assertEqual(len(self.server.admin.list_all("/v1/tenants")), before)
+        r = self.admin.post("/v1/tenants", {"name": unique("plain")},
+                            headers={"Content-Encoding": "identity"})
+        self.assertStatus(r, 201)
+
     def test_a_nul_in_a_string_is_refused_in_the_clients_words(self):
         before = len(self.server.admin.list_all("/v1/tenants"))
         r = self.admin.post("/v1/tenants", raw=b'{"name":"a\\u0000b"}')
