@@ -429,6 +429,18 @@ int api_query_time(const struct request *req, struct response *res, const char *
     return 0;
 }
 
+int api_query_tenant(const struct request *req, struct response *res, const char **out)
+{
+    const char *id = http_query(req, "tenant_id"), *name = http_query(req, "tenant");
+
+    *out = id != NULL ? id : name;
+    if (id != NULL && name != NULL && strcmp(id, name) != 0) {
+        http_problem(res, 400, "tenant_id: tenant and tenant_id name different tenants");
+        return -1;
+    }
+    return 0;
+}
+
 int api_page_parse(const struct request *req, struct response *res, const char *prefix,
                    struct api_page *out)
 {

@@ -296,6 +296,38 @@ class ContractTest(ServerTestCase):
         self.assertEqual(stop.json["detail"], got.json["detail"])
         self.assertEqual(owner.get("/v1/rentals/" + rid).json["state"], "running")
 
+    def test_the_tenant_filter_has_one_name_for_every_route(self):
+        # usage took ?tenant= (API.md), rentals and keys ?tenant_id=; GET /v1/rentals?tenant=
+        # was ignored and listed every tenant's rentals
+        model = unique("FILTERGPU")
+        set_price(self.server, model, "3.00")
+        agent = FakeAgent(self.server, model, gpus=2)
+        ta, a = make_tenant(self.server)
+        tb, b = make_tenant(self.server)
+        for client in (a, b):
+            r = client.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1,
+                                            "term": "on_demand"})
+            self.assertStatus(r, 201)
+            agent.run(r.json["id"])
+        for name in ("tenant", "tenant_id"):
+            rentals = self.admin.get("/v1/rentals?%s=%s" % (name, ta)).json["data"]
+            self.assertEqual([x["tenant_id"] for x in rentals], [ta], name)
+            keys = self.admin.get("/v1/keys?%s=%s" % (name, ta)).json["data"]
+            self.assertEqual(set(k["tenant_id"] for k in keys), {ta}, name)
+            usage = self.admin.get("/v1/usage?%s=%s" % (name, ta))
+            self.assertStatus(usage, 200, name)
+            self.assertEqual(usage.json["tenant_id"], ta)
+            inv = self.admin.get("/v1/invoices/2026-11?%s=%s" % (name, tb))
+            self.assertStatus(inv, 200, name)
+            self.assertEqual(inv.json["tenant_id"], tb)
+        for path in ("/v1/rentals", "/v1/keys", "/v1/usage", "/v1/invoices/2026-11"):
+            r = self.admin.get("%s?tenant=%s&tenant_id=%s" % (path, ta, tb))
+            self.assertProblem(r, 400, msg=path)
+            self.assertEqual(r.json["detail"],
+                             "tenant_id: tenant and tenant_id name different tenants")
+            r = self.admin.get("%s?tenant=%s&tenant_id=%s" % (path, ta, ta))
+            self.assertStatus(r, 200, path)
+
     # ---- economics ----------------------------------------------------------------------
 
     def test_a_model_that_earned_nothing_has_no_margin(self):

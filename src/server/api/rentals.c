@@ -363,7 +363,7 @@ out:
 void api_rental_list(struct request *req, struct response *res)
 {
     const char *state_arg = http_query(req, "state");
-    const char *tenant_arg = http_query(req, "tenant_id");
+    const char *tenant_arg = NULL;
     char cursor[ID_STR_MAX];
     const struct engine *e;
     enum rental_state state = RENTAL_PENDING;
@@ -372,7 +372,8 @@ void api_rental_list(struct request *req, struct response *res)
     bool more = false;
     json_t *data;
 
-    if (api_page_parse(req, res, ID_RENTAL, &page) < 0)
+    if (api_page_parse(req, res, ID_RENTAL, &page) < 0 ||
+        api_query_tenant(req, res, &tenant_arg) < 0)
         return;
     if (state_arg != NULL && rental_state_parse(&state, state_arg) < 0) {
         http_problem(res, 400, "state: must be pending, starting, running or ended");

@@ -70,12 +70,14 @@ static int parse_format(const struct request *req, struct response *res, bool *c
  */
 static int resolve_tenant(const struct request *req, struct response *res, struct usage_query *q)
 {
-    const char *param = http_query(req, "tenant");
+    const char *param = NULL;
     const struct engine *e;
     struct tenant_view tv;
     uint64_t n = 0;
     int rc;
 
+    if (api_query_tenant(req, res, &param) < 0)
+        return -1;
     if (req->who.role == ROLE_TENANT) {
         if (param != NULL) {
             http_problem(res, 400, "tenant: only for admin keys (a tenant key reads its own)");
