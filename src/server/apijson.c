@@ -441,6 +441,16 @@ int api_query_tenant(const struct request *req, struct response *res, const char
     return 0;
 }
 
+int api_only_query(const struct request *req, struct response *res, const char *const *allowed)
+{
+    const char *name = http_query_unknown(req, allowed);
+
+    if (name == NULL)
+        return 0;
+    http_problem(res, 400, "unknown query parameter \"%.40s\"", name);
+    return -1;
+}
+
 int api_page_parse(const struct request *req, struct response *res, const char *prefix,
                    struct api_page *out)
 {

@@ -143,6 +143,9 @@ int api_query_int(const struct request *req, struct response *res, const char *n
    on every route that takes one), NULL when neither. 0, or -1 with a 400 written when the
    two name different tenants. */
 int api_query_tenant(const struct request *req, struct response *res, const char **out);
+/* Refuse a query argument not in allowed (NULL-terminated): a misspelt filter would
+   otherwise list everything. 0, or -1 with a 400 written. */
+int api_only_query(const struct request *req, struct response *res, const char *const *allowed);
 
 /* ---- Writing -------------------------------------------------------------------------- */
 

@@ -85,6 +85,48 @@ const char *http_query(const struct request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static bool allowed_name(const char *const *allowed, const char *name)
+{
+    for (size_t i = 0; allowed[i] != NULL; i++) {
+        if (strcmp(allowed[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+struct unknown_arg {
+    const char *const *allowed;
+    const char *found;
+};
+
+static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct unknown_arg *u = cls;
+
+    (void)kind;
+    (void)value;
+    if (allowed_name(u->allowed, key))
+        return MHD_YES;
+    u->found = key;
+    return MHD_NO;
+}
+
+const char *http_query_unknown(const struct request *req, const char *const *allowed)
+{
+    struct unknown_arg u = {.allowed = allowed, .found = NULL};
+
+    if (req->local != NULL) {
+        for (size_t i = 0; i < req->local->query_count; i++) {
+            if (!allowed_name(allowed, req->local->query[i].name))
+                return req->local->query[i].name;
+        }
+        return NULL;
+    }
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_unknown, &u);
+    return u.found;
+}
+
 const char *http_header(const struct request *req, const char *name)
 {
     if (req->local != NULL)

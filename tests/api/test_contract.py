@@ -296,6 +296,38 @@ class ContractTest(ServerTestCase):
         self.assertEqual(stop.json["detail"], got.json["detail"])
         self.assertEqual(owner.get("/v1/rentals/" + rid).json["state"], "running")
 
+    def test_a_misspelt_filter_is_refused_not_ignored(self):
+        # the body refuses unknown fields; a query argument that is no filter of the route
+        # was ignored, so ?status=running listed every rental, ended ones included
+        _, tenant = make_tenant(self.server)
+        key = self.server.admin_key
+        cases = [("/v1/rentals?status=running", "status", tenant.key),
+                 ("/v1/rentals?state=running&tenat_id=tnt_9wdvsq5zmmz0n", "tenat_id", key),
+                 ("/v1/hosts?model=A100-80G", "model", key),
+                 ("/v1/offers?gpus=2", "gpus", tenant.key),
+                 ("/v1/prices?gpu_model=A100-80G", "gpu_model", key),
+                 ("/v1/tenants?name=acme", "name", key),
+                 ("/v1/keys?role=admin", "role", key),
+                 ("/v1/coupons?code=X", "code", key),
+                 ("/v1/usage?month=2026-11", "month", tenant.key),
+                 ("/v1/invoices/2026-11?from=2026-11-01T00:00:00Z", "from", tenant.key),
+                 ("/v1/economics?gpu_model=A100-80G", "gpu_model", key),
+                 ("/v1/economics/series?bucket=day", "bucket", key)]
+        for path, name, k in cases:
+            r = request(self.server.port, "GET", path, key=k)
+            self.assertProblem(r, 400, msg=path)
+            self.assertEqual(r.json["detail"], 'unknown query parameter "%s"' % name, path)
+        # every documented one still works
+        for path, k in (("/v1/rentals?state=running&limit=5", tenant.key),
+                        ("/v1/hosts?state=ready&gpu_model=X&limit=5", key),
+                        ("/v1/offers?gpu_model=X&gpu_count=1&limit=5", tenant.key),
+                        ("/v1/usage?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&format=csv",
+                         tenant.key),
+                        ("/v1/invoices/2026-11?format=json", tenant.key),
+                        ("/v1/economics?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z", key),
+                        ("/v1/economics/series?step=day&from=2026-11-01T00:00:00Z", key)):
+            self.assertStatus(request(self.server.port, "GET", path, key=k), 200, path)
+
     def test_the_tenant_filter_has_one_name_for_every_route(self):
         # usage took ?tenant= (API.md), rentals and keys ?tenant_id=; GET /v1/rentals?tenant=
         # was ignored and listed every tenant's rentals

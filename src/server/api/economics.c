@@ -58,7 +58,10 @@ void api_economics(struct request *req, struct response *res)
     uint32_t cap;
     int n;
 
-    if (api_query_time(req, res, "from", &from) < 0 || api_query_time(req, res, "to", &to) < 0)
+    static const char *const args[] = {"from", "to", NULL};
+
+    if (api_only_query(req, res, args) < 0 || api_query_time(req, res, "from", &from) < 0 ||
+        api_query_time(req, res, "to", &to) < 0)
         return;
     if (from >= to) {
         http_problem(res, 400, "from: must be before to");
@@ -179,7 +182,10 @@ void api_economics_series(struct request *req, struct response *res)
     uint32_t cap, want = ECON_TOTAL;
     json_t *points, *j;
     int rc = 0;
+    static const char *const args[] = {"step", "from", "to", "gpu_model", NULL};
 
+    if (api_only_query(req, res, args) < 0)
+        return;
     if (step_arg != NULL && strcmp(step_arg, "day") == 0)
         step = 24 * 3600 * USEC_PER_SEC;
     else if (step_arg != NULL && strcmp(step_arg, "hour") != 0) {

@@ -95,7 +95,11 @@ static void model_list(struct request *req, struct response *res, bool offers)
     bool more = false;
     json_t *data;
 
-    if (api_query_int(req, res, "limit", 1, API_LIMIT_MAX, &limit) < 0)
+    static const char *const offer_args[] = {"gpu_model", "gpu_count", "limit", "cursor", NULL};
+    static const char *const price_args[] = {"limit", "cursor", NULL};
+
+    if (api_only_query(req, res, offers ? offer_args : price_args) < 0 ||
+        api_query_int(req, res, "limit", 1, API_LIMIT_MAX, &limit) < 0)
         return;
     if (offers && api_query_int(req, res, "gpu_count", 1, MAX_GPUS_PER_HOST, &count) < 0)
         return;
@@ -262,7 +266,9 @@ void api_coupon_list(struct request *req, struct response *res)
     bool more = false;
     json_t *data;
 
-    if (api_page_parse(req, res, ID_COUPON, &page) < 0)
+    static const char *const args[] = {"limit", "cursor", NULL};
+
+    if (api_only_query(req, res, args) < 0 || api_page_parse(req, res, ID_COUPON, &page) < 0)
         return;
     data = json_array();
     e = core_read_begin(req->srv->core);

@@ -372,7 +372,9 @@ void api_rental_list(struct request *req, struct response *res)
     bool more = false;
     json_t *data;
 
-    if (api_page_parse(req, res, ID_RENTAL, &page) < 0 ||
+    static const char *const args[] = {"state", "tenant", "tenant_id", "limit", "cursor", NULL};
+
+    if (api_only_query(req, res, args) < 0 || api_page_parse(req, res, ID_RENTAL, &page) < 0 ||
         api_query_tenant(req, res, &tenant_arg) < 0)
         return;
     if (state_arg != NULL && rental_state_parse(&state, state_arg) < 0) {
