@@ -125,26 +125,26 @@ int catalogue_coupon_usable(const struct catalogue *c, uint32_t i, uint32_t tena
     uint32_t dummy;
 
     if (cp->valid_until != 0 && now >= cp->valid_until) {
-        say(detail, cap, "coupon \"%s\" has expired", cp->code);
+        say(detail, cap, "coupon: \"%s\" has expired", cp->code);
         return ERR_INVALID;
     }
     if (cp->max_redemptions != 0 && cp->redemptions >= cp->max_redemptions) {
-        say(detail, cap, "coupon \"%s\" has been used up", cp->code);
+        say(detail, cap, "coupon: \"%s\" has been used up", cp->code);
         return ERR_INVALID;
     }
     if (cp->model >= 0 && (uint32_t)cp->model != model) {
-        say(detail, cap, "coupon \"%s\" is only for %s", cp->code, c->models[cp->model].name);
+        say(detail, cap, "coupon: \"%s\" is only for %s", cp->code, c->models[cp->model].name);
         return ERR_INVALID;
     }
     if (cp->term >= 0 && cp->term != (int)term) {
-        say(detail, cap, "coupon \"%s\" is only for term %s", cp->code,
+        say(detail, cap, "coupon: \"%s\" is only for term %s", cp->code,
             term_name((enum term)cp->term));
         return ERR_INVALID;
     }
     if (cp->once_per_tenant) {
         redeem_key(key, sizeof(key), i, tenant);
         if (hmap_get(&c->redeemed, key, &dummy) == 0) {
-            say(detail, cap, "coupon \"%s\" was already redeemed by this tenant", cp->code);
+            say(detail, cap, "coupon: \"%s\" was already redeemed by this tenant", cp->code);
             return ERR_INVALID;
         }
     }

@@ -257,17 +257,17 @@ static int price_request(const struct engine *e, uint32_t tenant, uint32_t model
     memset(p, 0, sizeof(*p));
     p->coupon = -1;
     if (!m->priced) {
-        snprintf(detail, cap, "gpu_model \"%s\" has no price", m->name);
+        snprintf(detail, cap, "gpu_model: \"%s\" has no price", m->name);
         return ERR_INVALID;
     }
     if (term == TERM_SPOT) {
         if (m->price.spot_floor_hourly <= 0) {
-            snprintf(detail, cap, "spot is not offered for %s", m->name);
+            snprintf(detail, cap, "term: spot is not offered for %s", m->name);
             return ERR_INVALID;
         }
         if (max_hourly < m->price.spot_floor_hourly) {
             char a[MONEY_STR_MAX], b[MONEY_STR_MAX];
-            snprintf(detail, cap, "max_hourly %s is below the spot floor %s",
+            snprintf(detail, cap, "max_hourly: %s is below the spot floor %s",
                      money_format(a, max_hourly), money_format(b, m->price.spot_floor_hourly));
             return ERR_INVALID;
         }
@@ -277,7 +277,7 @@ static int price_request(const struct engine *e, uint32_t tenant, uint32_t model
     } else if (TERM_IS_PACKAGE(term)) {
         int64_t per_gpu = m->price.package[PACKAGE_INDEX(term)];
         if (per_gpu <= 0) {
-            snprintf(detail, cap, "term %s is not offered for %s", term_name(term), m->name);
+            snprintf(detail, cap, "term: %s is not offered for %s", term_name(term), m->name);
             return ERR_INVALID;
         }
         p->pkg_list = per_gpu;
@@ -287,7 +287,7 @@ static int price_request(const struct engine *e, uint32_t tenant, uint32_t model
     }
     if (coupon != NULL) {
         if (catalogue_coupon_find(&e->cat, coupon, &ci) < 0) {
-            snprintf(detail, cap, "unknown coupon \"%s\"", coupon);
+            snprintf(detail, cap, "coupon: unknown code \"%s\"", coupon);
             return ERR_INVALID;
         }
         rc = catalogue_coupon_usable(&e->cat, ci, tenant, model, term, now, detail, cap);
@@ -681,6 +681,7 @@ static void start_running(struct engine *e, struct rental *r)
 /* Return a package's unearned part: all of it, less the stop fee when stopped early. */
 static void refund_package(struct engine *e, struct rental *r, bool with_fee)
 {
+    struct tenant *t = &e->tenants[r->tenant];
     uint64_t id = rental_id(e, r);
     int64_t unused_net = r->pkg_net - r->pkg_rec_net;
     int64_t unused_disc = r->pkg_disc - r->pkg_rec_disc;
@@ -692,6 +693,10 @@ static void refund_package(struct engine *e, struct rental *r, bool with_fee)
     }
     post(e, ACCT_DEFERRED, e->tenants[r->tenant].account, unused_net - fee, XFER_REFUND, id);
     post(e, ACCT_DEFERRED, ACCT_DISCOUNTS, unused_disc, XFER_DISCOUNT_REVERSAL, id);
+    /* the refund gives its budget back in the month it is posted, as the statement nets it
+       (a package bought and stopped at once has cost the month nothing) */
+    month_roll(t, e->now);
+    t->month_spent -= unused_net - fee < t->month_spent ? unused_net - fee : t->month_spent;
     r->cost -= unused_net - fee;
     r->discount -= unused_disc;
     r->pkg_net = r->pkg_rec_net + fee;
@@ -1479,9 +1484,12 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
                     c->gpu_model ? c->gpu_model : "");
     if ((unsigned)c->term >= TERM_COUNT)
         return fail(out, ERR_INVALID, "term: unknown");
-    if (c->gpu_count == 0 || c->gpu_count > e->inv.pools[model].largest_host)
+    if (c->gpu_count == 0 || c->gpu_count > MAX_GPUS_PER_HOST ||
+        (e->inv.pools[model].largest_host > 0 && c->gpu_count > e->inv.pools[model].largest_host))
         return fail(out, ERR_INVALID, "gpu_count: must be 1 to %u for %s",
-                    e->inv.pools[model].largest_host, c->gpu_model);
+                    e->inv.pools[model].largest_host > 0 ? e->inv.pools[model].largest_host
+                                                         : MAX_GPUS_PER_HOST,
+                    c->gpu_model);
     if (c->term != TERM_SPOT && c->max_hourly != 0)
         return fail(out, ERR_INVALID, "max_hourly: only for spot");
     if (c->max_cost < 0 || c->max_cost > MONEY_MAX)
@@ -1519,6 +1527,12 @@ static int cmd_rental_create(struct engine *e, const struct cmd_rental_create *c
         return fail(out, ERR_FUNDS, "balance: %s available, %s needed", money_format(a, limit),
                     money_format(b, need));
     }
+    /* no hardware at all is not busy hardware: a queued request is refused too (409), as it
+       could wait for ever; a host registering its GPUs is what creates the capacity */
+    if (e->inv.pools[model].largest_host == 0)
+        return fail(out, c->queue ? ERR_CONFLICT : ERR_NOCAPACITY,
+                    "no capacity: no host with %s GPUs is registered%s", c->gpu_model,
+                    c->queue ? "; there is nothing to queue for" : "");
     /* capacity: place now unless an earlier request has waited long enough to hold it */
     waiting = oldest_waiting(e, model, term_priority(c->term));
     waiting_id = waiting != NULL ? rental_id(e, waiting) : 0;
@@ -2046,6 +2060,7 @@ int engine_quote(const struct engine *e, uint32_t tenant, const char *gpu_model,
         out->total = net - (p.amount_off < net ? p.amount_off : net);
     }
     out->discount = out->list_total - out->total;
+    out->coupon = p.coupon;
     return 0;
 }
 

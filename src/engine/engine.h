@@ -435,6 +435,7 @@ struct quote {
     int64_t list_total;   /* before discounts */
     int64_t discount;     /* list_total - total */
     int64_t total;        /* what the tenant pays for the duration */
+    int32_t coupon;       /* the coupon or automatic promotion it applies (engine_coupon), -1 */
 };
 int engine_quote(const struct engine *e, uint32_t tenant, const char *gpu_model, uint32_t gpu_count,
                  enum term term, int64_t max_hourly, const char *coupon, int64_t duration_us,

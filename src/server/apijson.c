@@ -66,8 +66,11 @@ json_t *api_body(const struct request *req, struct response *res, enum api_body_
     }
     j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL) {
+        /* jansson's own words name its flag (JSON_ALLOW_NUL), which means nothing to a client */
         http_problem(res, 400, "request body: line %d column %d: %s", jerr.line, jerr.column,
-                     jerr.text);
+                     json_error_code(&jerr) == json_error_null_character
+                         ? "\\u0000 is not allowed in a string"
+                         : jerr.text);
         return NULL;
     }
     if (!json_is_object(j)) {
@@ -428,6 +431,28 @@ int api_query_time(const struct request *req, struct response *res, const char *
     return 0;
 }
 
+int api_query_tenant(const struct request *req, struct response *res, const char **out)
+{
+    const char *id = http_query(req, "tenant_id"), *name = http_query(req, "tenant");
+
+    *out = id != NULL ? id : name;
+    if (id != NULL && name != NULL && strcmp(id, name) != 0) {
+        http_problem(res, 400, "tenant_id: tenant and tenant_id name different tenants");
+        return -1;
+    }
+    return 0;
+}
+
+int api_only_query(const struct request *req, struct response *res, const char *const *allowed)
+{
+    const char *name = http_query_unknown(req, allowed);
+
+    if (name == NULL)
+        return 0;
+    http_problem(res, 400, "unknown query parameter \"%.40s\"", name);
+    return -1;
+}
+
 int api_page_parse(const struct request *req, struct response *res, const char *prefix,
                    struct api_page *out)
 {
@@ -521,13 +546,14 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
         v->exit_code != 0 ||
         (ended && v->end_reason == END_EXITED); /* a start that failed has no exit code */
 
-    if (v->host != 0 && v->gpu_mask != 0) {
+    if (v->host != 0) {
         int n = engine_host_gpus(e, v->host, gpus, MAX_GPUS_PER_HOST);
         for (int i = 0; i < n; i++) {
-            if ((v->gpu_mask >> gpus[i].index) & 1) {
+            if ((v->gpu_mask >> gpus[i].index) & 1)
                 json_array_append_new(uuids, json_string(gpus[i].uuid));
-                simulated = simulated || api_gpu_simulated(gpus[i].uuid);
-            }
+            /* the host's GPUs, not the ones held: an ended rental holds none, and stays as
+               simulated as the host it ran on */
+            simulated = simulated || api_gpu_simulated(gpus[i].uuid);
         }
     }
     json_object_set_new(j, "id", api_id(ID_RENTAL, v->id));
@@ -635,7 +661,8 @@ json_t *api_host_json(const struct engine *e, const struct host_view *v, bool wi
     json_object_set_new(j, "registered_at", api_time(v->registered_at));
     json_object_set_new(j, "last_heartbeat_at", api_time(v->last_heartbeat_at));
     json_object_set_new(j, "gpu_count", json_integer(v->gpu_count));
-    json_object_set_new(j, "free_gpus", json_integer(v->free_gpus));
+    /* a down host's GPUs are all unavailable (as its gpus[] and /metrics say), none free */
+    json_object_set_new(j, "free_gpus", json_integer(v->state == HOST_DOWN ? 0 : v->free_gpus));
     json_object_set_new(j, "cost", v->has_cost ? cost_json(&v->cost) : json_null());
     if (with_gpus) {
         json_t *arr = json_array();

@@ -142,6 +142,13 @@ int api_page_parse(const struct request *req, struct response *res, const char *
 int api_query_time(const struct request *req, struct response *res, const char *name, int64_t *out);
 int api_query_int(const struct request *req, struct response *res, const char *name, int64_t min,
                   int64_t max, int64_t *out);
+/* The tenant a query names: ?tenant_id= or ?tenant= (the same parameter under both names,
+   on every route that takes one), NULL when neither. 0, or -1 with a 400 written when the
+   two name different tenants. */
+int api_query_tenant(const struct request *req, struct response *res, const char **out);
+/* Refuse a query argument not in allowed (NULL-terminated): a misspelt filter would
+   otherwise list everything. 0, or -1 with a 400 written. */
+int api_only_query(const struct request *req, struct response *res, const char *const *allowed);
 
 /* ---- Writing -------------------------------------------------------------------------- */
 

@@ -85,6 +85,48 @@ const char *http_query(const struct request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static bool allowed_name(const char *const *allowed, const char *name)
+{
+    for (size_t i = 0; allowed[i] != NULL; i++) {
+        if (strcmp(allowed[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+struct unknown_arg {
+    const char *const *allowed;
+    const char *found;
+};
+
+static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct unknown_arg *u = cls;
+
+    (void)kind;
+    (void)value;
+    if (allowed_name(u->allowed, key))
+        return MHD_YES;
+    u->found = key;
+    return MHD_NO;
+}
+
+const char *http_query_unknown(const struct request *req, const char *const *allowed)
+{
+    struct unknown_arg u = {.allowed = allowed, .found = NULL};
+
+    if (req->local != NULL) {
+        for (size_t i = 0; i < req->local->query_count; i++) {
+            if (!allowed_name(allowed, req->local->query[i].name))
+                return req->local->query[i].name;
+        }
+        return NULL;
+    }
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_unknown, &u);
+    return u.found;
+}
+
 const char *http_header(const struct request *req, const char *name)
 {
     if (req->local != NULL)
@@ -387,34 +429,49 @@ static const struct route *resolve(struct server *srv, struct MHD_Connection *co
 {
     const struct route *route = NULL;
     bool path_known = false;
+    bool head = strcmp(method, "HEAD") == 0; /* HEAD is a GET without the body (RFC 9110) */
+    char allow[64] = "";
 
     for (size_t i = 0; i < http_route_count; i++) {
         const char *params[HTTP_PARAMS_MAX] = {0};
+        const char *m = http_routes[i].method;
         if (!match(http_routes[i].pattern, url, ctx->pbuf, sizeof(ctx->pbuf), params))
             continue;
         path_known = true;
-        if (strcmp(http_routes[i].method, method) == 0) {
+        if (strcmp(m, method) == 0 || (head && strcmp(m, "GET") == 0)) {
             route = &http_routes[i];
             memcpy(ctx->params, params, sizeof(params));
             break;
         }
+        /* the methods the path takes, for a 405's Allow header */
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof(allow) - used, "%s%s%s", used ? ", " : "", m,
+                 strcmp(m, "GET") == 0 ? ", HEAD" : "");
     }
     if (route == NULL) {
-        if (path_known)
-            http_problem(res, 405, "method %s is not allowed on %s", method, url);
-        else
+        if (path_known) {
+            http_problem(res, 405, "method %s is not allowed on %s (allowed: %s)", method, url,
+                         allow);
+            http_add_header(res, "Allow", allow);
+        } else {
             http_problem(res, 404, "no such route: %s %s", method, url);
+        }
         return NULL;
     }
     /* the key first: an unauthenticated caller learns nothing about its request */
     if (route->roles != ROLE_PUBLIC) {
         int rc;
-        if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+        /* the scheme is case-insensitive and may be followed by several spaces (RFC 9110
+           11.1, 11.4): "bearer gpr_..." is the same credential */
+        if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
             http_problem(res, 401, "missing API key: send Authorization: Bearer <key>");
             http_add_header(res, "WWW-Authenticate", "Bearer");
             return NULL;
         }
-        rc = keyring_lookup(&srv->keys, auth + 7, &ctx->who);
+        auth += 7;
+        while (*auth == ' ')
+            auth++;
+        rc = keyring_lookup(&srv->keys, auth, &ctx->who);
         if (rc < 0) {
             http_problem(res, 401,
                          rc == ERR_INVALID ? "malformed API key" : "unknown or revoked API key");
@@ -458,8 +515,16 @@ static void dispatch(struct server *srv, struct MHD_Connection *conn,
         return;
     }
     if (req.body_len > 0) {
+        const char *coding = http_header(&req, "Content-Encoding");
         if (!is_json(http_header(&req, "Content-Type"))) {
             http_problem(res, 415, "the body must be application/json");
+            return;
+        }
+        /* a compressed body would be parsed as if it were JSON text (RFC 9110 15.5.16) */
+        if (coding != NULL && strcasecmp(coding, "identity") != 0) {
+            http_problem(res, 415, "Content-Encoding %.40s is not supported: send the body as is",
+                         coding);
+            http_add_header(res, "Accept-Encoding", "identity");
             return;
         }
         if (memchr(req.body, '\0', req.body_len) != NULL) {

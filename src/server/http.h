@@ -55,6 +55,9 @@ struct request {
 /* A query-string argument or request header, or NULL. Borrowed for the request's life. */
 const char *http_query(const struct request *req, const char *name);
 const char *http_header(const struct request *req, const char *name);
+/* The name of the first query-string argument that is not in allowed (NULL-terminated), or
+   NULL when every one is. */
+const char *http_query_unknown(const struct request *req, const char *const *allowed);
 
 #define HTTP_HEADERS_MAX 4
 struct response {

@@ -304,7 +304,7 @@ expect 1 "gpurent: 401 unauthorized: malformed API key" "$bin" balance --key gpr
 expect 1 "gpurent: 400 bad request: gpu_count: must be 1 to 8 for A100-80G" \
     T rentals create --model A100-80G --count 9
 expect 1 'gpurent: 400 bad request: gpu_model: unknown model "B200"' T rentals create --model B200
-expect 1 "gpurent: 400 bad request: max_hourly 1.00 is below the spot floor 6.00" \
+expect 1 "gpurent: 400 bad request: max_hourly: 1.00 is below the spot floor 6.00" \
     T rentals create --model A100-80G --term spot --bid 1
 expect 0 "" T rentals create --model H100-80G --count 8 -q
 h100=$(cat "$tmp/out")

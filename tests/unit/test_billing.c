@@ -165,7 +165,7 @@ static void test_amount_coupon_and_limits(void **state)
     assert_int_equal(v.amount_off_used, M("5.00"));
     /* used up: a second redemption fails and changes nothing */
     assert_int_equal(fx_create(w.e, &req, T0 + 3600 * SEC, &r), ERR_INVALID);
-    assert_string_equal(r.detail, "coupon \"FIVE\" has been used up");
+    assert_string_equal(r.detail, "coupon: \"FIVE\" has been used up");
     assert_int_equal(engine_rental_count(w.e), 1);
     fx_check(w.e);
     engine_free(w.e);
@@ -181,7 +181,7 @@ static void test_spot_pays_its_bid(void **state)
 
     req.max_hourly = M("2.99");
     assert_int_equal(fx_create(w.e, &req, T0, &r), ERR_INVALID);
-    assert_string_equal(r.detail, "max_hourly 2.99 is below the spot floor 3.00");
+    assert_string_equal(r.detail, "max_hourly: 2.99 is below the spot floor 3.00");
     req.max_hourly = M("5.00");
     assert_int_equal(fx_create(w.e, &req, T0, &r), 0);
     fx_report(w.e, r.id, REPORT_RUNNING, 0, T0);
@@ -541,11 +541,11 @@ static void test_coupon_stacking_and_limits(void **state)
     req = fx_req(w.tenant, "H100", 1, TERM_ON_DEMAND);
     req.coupon = "HALF";
     assert_int_equal(fx_create(w.e, &req, T0, &r), ERR_INVALID);
-    assert_string_equal(r.detail, "coupon \"HALF\" is only for A100-80G");
+    assert_string_equal(r.detail, "coupon: \"HALF\" is only for A100-80G");
     req = fx_req(w.tenant, A100, 1, TERM_ON_DEMAND);
     req.coupon = "WEEK5";
     assert_int_equal(fx_create(w.e, &req, T0, &r), ERR_INVALID);
-    assert_string_equal(r.detail, "coupon \"WEEK5\" is only for term week");
+    assert_string_equal(r.detail, "coupon: \"WEEK5\" is only for term week");
     assert_int_equal(engine_rental_count(w.e), 4);
     fx_check(w.e);
     engine_free(w.e);

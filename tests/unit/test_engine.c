@@ -431,7 +431,7 @@ static void test_bad_commands_change_nothing(void **state)
     assert_int_equal(fx_create(e, &req, T0, &r), ERR_NOTFOUND);
     req = fx_req(t, A100, 1, TERM_DAY);
     assert_int_equal(fx_create(e, &req, T0, &r), ERR_INVALID);
-    assert_string_equal(r.detail, "term day is not offered for A100-80G");
+    assert_string_equal(r.detail, "term: day is not offered for A100-80G");
     /* another tenant's rental is not found, and stays running */
     c = (struct command){.type = CMD_RENTAL_STOP};
     c.u.rental_stop.tenant = other;

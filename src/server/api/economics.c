@@ -41,7 +41,9 @@ static json_t *line_json(const struct econ_line *l)
     json_object_set_new(j, "power_cost", api_money(l->power_cost));
     json_object_set_new(j, "hosting_cost", api_money(l->hosting_cost));
     json_object_set_new(j, "purchase_price", api_money(l->purchase_price));
-    json_object_set_new(j, "gross_margin", api_ratio(l->gross_margin));
+    /* a period that earned nothing has no margin: its costs over zero revenue are not 0 % */
+    json_object_set_new(j, "gross_margin",
+                        l->revenue > 0 ? api_ratio(l->gross_margin) : json_null());
     json_object_set_new(j, "payback_years", years_or_null(l->payback_years));
     return j;
 }
@@ -56,7 +58,10 @@ void api_economics(struct request *req, struct response *res)
     uint32_t cap;
     int n;
 
-    if (api_query_time(req, res, "from", &from) < 0 || api_query_time(req, res, "to", &to) < 0)
+    static const char *const args[] = {"from", "to", NULL};
+
+    if (api_only_query(req, res, args) < 0 || api_query_time(req, res, "from", &from) < 0 ||
+        api_query_time(req, res, "to", &to) < 0)
         return;
     if (from >= to) {
         http_problem(res, 400, "from: must be before to");
@@ -177,7 +182,10 @@ void api_economics_series(struct request *req, struct response *res)
     uint32_t cap, want = ECON_TOTAL;
     json_t *points, *j;
     int rc = 0;
+    static const char *const args[] = {"step", "from", "to", "gpu_model", NULL};
 
+    if (api_only_query(req, res, args) < 0)
+        return;
     if (step_arg != NULL && strcmp(step_arg, "day") == 0)
         step = 24 * 3600 * USEC_PER_SEC;
     else if (step_arg != NULL && strcmp(step_arg, "hour") != 0) {

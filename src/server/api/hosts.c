@@ -697,8 +697,9 @@ void api_host_list(struct request *req, struct response *res)
     int state = -1;
     bool more = false;
     json_t *data;
+    static const char *const args[] = {"state", "gpu_model", "limit", "cursor", NULL};
 
-    if (api_page_parse(req, res, ID_HOST, &page) < 0)
+    if (api_only_query(req, res, args) < 0 || api_page_parse(req, res, ID_HOST, &page) < 0)
         return;
     if (state_arg != NULL) {
         for (int s = HOST_READY; s <= HOST_DOWN; s++) {

@@ -79,38 +79,42 @@ out:
 
 /* ---- GET /v1/prices, GET /v1/offers ---------------------------------------------------- */
 
-void api_price_list(struct request *req, struct response *res)
+/*
+ * A page of the priced models, in catalogue order, filtered for GET /v1/offers. Like every
+ * list it takes limit and cursor; the cursor is the last gpu_model seen (models are never
+ * removed, so a name keeps its place in the order).
+ */
+static void model_list(struct request *req, struct response *res, bool offers)
 {
+    const char *model = offers ? http_query(req, "gpu_model") : NULL;
+    const char *cursor = http_query(req, "cursor");
+    int64_t count = 0, limit = API_LIMIT_DEFAULT;
+    char next[MODEL_MAX_BYTES + 1] = "";
     const struct engine *e;
-    json_t *data = json_array();
-    uint32_t n;
-
-    e = core_read_begin(req->srv->core);
-    n = engine_model_count(e);
-    for (uint32_t m = 0; m < n; m++) {
-        struct offer_view ov;
-
-        if (engine_offer(e, m, &ov) == 0 && ov.prices.on_demand_hourly > 0)
-            json_array_append_new(data, api_prices_json(&ov));
-    }
-    core_read_end(req->srv->core);
-    api_reply_list(res, data, NULL);
-}
-
-void api_offer_list(struct request *req, struct response *res)
-{
-    const char *model = http_query(req, "gpu_model");
-    int64_t count = 0;
-    const struct engine *e;
+    uint32_t n, m = 0;
+    bool more = false;
     json_t *data;
-    uint32_t n;
 
-    if (api_query_int(req, res, "gpu_count", 1, MAX_GPUS_PER_HOST, &count) < 0)
+    static const char *const offer_args[] = {"gpu_model", "gpu_count", "limit", "cursor", NULL};
+    static const char *const price_args[] = {"limit", "cursor", NULL};
+
+    if (api_only_query(req, res, offers ? offer_args : price_args) < 0 ||
+        api_query_int(req, res, "limit", 1, API_LIMIT_MAX, &limit) < 0)
         return;
-    data = json_array();
+    if (offers && api_query_int(req, res, "gpu_count", 1, MAX_GPUS_PER_HOST, &count) < 0)
+        return;
     e = core_read_begin(req->srv->core);
+    if (cursor != NULL) {
+        if (engine_model_find(e, cursor, &m) < 0) {
+            core_read_end(req->srv->core);
+            http_problem(res, 400, "cursor: not a cursor of this list (a gpu_model)");
+            return;
+        }
+        m++;
+    }
+    data = json_array();
     n = engine_model_count(e);
-    for (uint32_t m = 0; m < n; m++) {
+    for (; m < n; m++) {
         struct offer_view ov;
 
         if (engine_offer(e, m, &ov) < 0 || ov.prices.on_demand_hourly <= 0)
@@ -119,10 +123,25 @@ void api_offer_list(struct request *req, struct response *res)
             continue;
         if (count > 0 && ov.max_gpus_per_host < count)
             continue;
-        json_array_append_new(data, api_offer_json(&ov));
+        if (json_array_size(data) == (size_t)limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(data, offers ? api_offer_json(&ov) : api_prices_json(&ov));
+        snprintf(next, sizeof(next), "%s", ov.gpu_model);
     }
     core_read_end(req->srv->core);
-    api_reply_list(res, data, NULL);
+    api_reply_list(res, data, more ? next : NULL);
+}
+
+void api_price_list(struct request *req, struct response *res)
+{
+    model_list(req, res, false);
+}
+
+void api_offer_list(struct request *req, struct response *res)
+{
+    model_list(req, res, true);
 }
 
 /* ---- POST /v1/coupons ------------------------------------------------------------------ */
@@ -147,6 +166,7 @@ static int coupon_created(struct core_job *job, struct engine *e, struct store *
     json_object_set_new(j, "amount_off", c->amount_off ? api_money(c->amount_off) : json_null());
     json_object_set_new(j, "max_redemptions",
                         c->max_redemptions ? json_integer(c->max_redemptions) : json_null());
+    json_object_set_new(j, "redemptions", json_integer(0)); /* as GET /v1/coupons shows it */
     json_object_set_new(j, "valid_until", api_time(c->valid_until));
     json_object_set_new(j, "gpu_model", c->gpu_model ? json_string(c->gpu_model) : json_null());
     json_object_set_new(j, "term",
@@ -246,7 +266,9 @@ void api_coupon_list(struct request *req, struct response *res)
     bool more = false;
     json_t *data;
 
-    if (api_page_parse(req, res, ID_COUPON, &page) < 0)
+    static const char *const args[] = {"limit", "cursor", NULL};
+
+    if (api_only_query(req, res, args) < 0 || api_page_parse(req, res, ID_COUPON, &page) < 0)
         return;
     data = json_array();
     e = core_read_begin(req->srv->core);

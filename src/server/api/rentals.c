@@ -96,11 +96,24 @@ static int quote_size_ok(const struct engine *e, const char *model, uint32_t cou
 
     if (engine_model_find(e, model, &m) < 0 || engine_offer(e, m, &ov) < 0)
         return 0; /* engine_quote names the unknown model */
-    if (count > ov.largest_host) {
+    if (ov.largest_host > 0 && count > ov.largest_host) {
         snprintf(detail, cap, "gpu_count: must be 1 to %u for %s", ov.largest_host, model);
         return ERR_INVALID;
     }
     return 0;
+}
+
+/* A model priced before any host registered its GPUs: the rental would be refused for
+   capacity (409), and so is its quote, after the request itself was found valid. */
+static int quote_has_hosts(const struct engine *e, const char *model, char *detail, size_t cap)
+{
+    struct offer_view ov;
+    uint32_t m;
+
+    if (engine_model_find(e, model, &m) < 0 || engine_offer(e, m, &ov) < 0 || ov.largest_host > 0)
+        return 0;
+    snprintf(detail, cap, "no capacity: no host with %s GPUs is registered", model);
+    return ERR_NOCAPACITY;
 }
 
 void api_quote(struct request *req, struct response *res)
@@ -109,6 +122,7 @@ void api_quote(struct request *req, struct response *res)
                                           "duration_seconds", "coupon",    "max_hourly",
                                           "tenant_id",        NULL};
     const char *model = NULL, *coupon = NULL;
+    char applied[COUPON_MAX_BYTES + 1] = "";
     int64_t count = 0, duration = 3600, max_hourly = 0;
     enum term term = TERM_ON_DEMAND;
     char detail[RESULT_DETAIL_MAX] = "";
@@ -143,6 +157,15 @@ void api_quote(struct request *req, struct response *res)
     if (rc == 0)
         rc = engine_quote(e, tenant, model, (uint32_t)count, term, max_hourly, coupon,
                           duration * USEC_PER_SEC, core_clock_now(), &q, detail, sizeof(detail));
+    if (rc == 0)
+        rc = quote_has_hosts(e, model, detail, sizeof(detail));
+    if (rc == 0 && q.coupon >= 0) {
+        struct coupon_view cv;
+        if (engine_coupon(e, (uint32_t)q.coupon, &cv) == 0)
+            snprintf(applied, sizeof(applied), "%s", cv.code);
+        else
+            q.coupon = -1;
+    }
     core_read_end(req->srv->core);
     if (rc < 0) {
         http_problem(res, http_status_for(rc), "%s", detail);
@@ -158,7 +181,8 @@ void api_quote(struct request *req, struct response *res)
     json_object_set_new(j, "gpu_count", json_integer(count));
     json_object_set_new(j, "term", json_string(term_name(term)));
     json_object_set_new(j, "duration_seconds", json_integer(duration));
-    json_object_set_new(j, "coupon", coupon ? json_string(coupon) : json_null());
+    /* the coupon it applies: the one named, or the automatic promotion chosen for it */
+    json_object_set_new(j, "coupon", q.coupon >= 0 ? json_string(applied) : json_null());
     json_object_set_new(j, "hourly_price", api_money(q.hourly_price));
     json_object_set_new(j, "hourly_total", api_money(q.hourly_total));
     json_object_set_new(j, "list_total", api_money(q.list_total));
@@ -339,7 +363,7 @@ out:
 void api_rental_list(struct request *req, struct response *res)
 {
     const char *state_arg = http_query(req, "state");
-    const char *tenant_arg = http_query(req, "tenant_id");
+    const char *tenant_arg = NULL;
     char cursor[ID_STR_MAX];
     const struct engine *e;
     enum rental_state state = RENTAL_PENDING;
@@ -348,7 +372,10 @@ void api_rental_list(struct request *req, struct response *res)
     bool more = false;
     json_t *data;
 
-    if (api_page_parse(req, res, ID_RENTAL, &page) < 0)
+    static const char *const args[] = {"state", "tenant", "tenant_id", "limit", "cursor", NULL};
+
+    if (api_only_query(req, res, args) < 0 || api_page_parse(req, res, ID_RENTAL, &page) < 0 ||
+        api_query_tenant(req, res, &tenant_arg) < 0)
         return;
     if (state_arg != NULL && rental_state_parse(&state, state_arg) < 0) {
         http_problem(res, 400, "state: must be pending, starting, running or ended");

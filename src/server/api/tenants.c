@@ -156,8 +156,9 @@ void api_tenant_list(struct request *req, struct response *res)
     json_t *data;
     uint32_t n, id, last = 0;
     bool more = false;
+    static const char *const args[] = {"limit", "cursor", NULL};
 
-    if (api_page_parse(req, res, ID_TENANT, &page) < 0)
+    if (api_only_query(req, res, args) < 0 || api_page_parse(req, res, ID_TENANT, &page) < 0)
         return;
     data = json_array();
     e = core_read_begin(req->srv->core);
@@ -554,15 +555,19 @@ void api_key_list(struct request *req, struct response *res)
     const char *last = NULL;
     char next[sizeof(((struct key_record *)0)->id)];
     int64_t limit = API_LIMIT_DEFAULT;
+    const char *tenant_arg = NULL;
     uint64_t only_tenant = 0;
     uint32_t start = 0;
     bool more = false;
     json_t *data;
 
-    if (api_query_int(req, res, "limit", 1, API_LIMIT_MAX, &limit) < 0)
+    static const char *const args[] = {"limit", "cursor", "tenant", "tenant_id", NULL};
+
+    if (api_only_query(req, res, args) < 0 ||
+        api_query_int(req, res, "limit", 1, API_LIMIT_MAX, &limit) < 0 ||
+        api_query_tenant(req, res, &tenant_arg) < 0)
         return;
-    if (http_query(req, "tenant_id") != NULL &&
-        api_parse_id(ID_TENANT, http_query(req, "tenant_id"), UINT32_MAX, &only_tenant) < 0) {
+    if (tenant_arg != NULL && api_parse_id(ID_TENANT, tenant_arg, UINT32_MAX, &only_tenant) < 0) {
         http_problem(res, 400, "tenant_id: must be an id like \"%s_...\"", ID_TENANT);
         return;
     }

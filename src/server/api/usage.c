@@ -70,12 +70,14 @@ static int parse_format(const struct request *req, struct response *res, bool *c
  */
 static int resolve_tenant(const struct request *req, struct response *res, struct usage_query *q)
 {
-    const char *param = http_query(req, "tenant");
+    const char *param = NULL;
     const struct engine *e;
     struct tenant_view tv;
     uint64_t n = 0;
     int rc;
 
+    if (api_query_tenant(req, res, &param) < 0)
+        return -1;
     if (req->who.role == ROLE_TENANT) {
         if (param != NULL) {
             http_problem(res, 400, "tenant: only for admin keys (a tenant key reads its own)");
@@ -272,9 +274,11 @@ out:
 
 void api_usage(struct request *req, struct response *res)
 {
+    static const char *const args[] = {"from", "to", "format", "tenant", "tenant_id", NULL};
     struct usage_query q = {.to = core_clock_now()};
 
-    if (parse_format(req, res, &q.csv) < 0 || api_query_time(req, res, "to", &q.to) < 0)
+    if (api_only_query(req, res, args) < 0 || parse_format(req, res, &q.csv) < 0 ||
+        api_query_time(req, res, "to", &q.to) < 0)
         return;
     q.from = time_month_start(time_month_index(q.to - 1)); /* the month `to` ends */
     if (api_query_time(req, res, "from", &q.from) < 0)
@@ -296,9 +300,12 @@ void api_usage(struct request *req, struct response *res)
 
 void api_invoice(struct request *req, struct response *res)
 {
+    static const char *const args[] = {"format", "tenant", "tenant_id", NULL};
     struct usage_query q = {0};
     json_t *extra;
 
+    if (api_only_query(req, res, args) < 0)
+        return;
     if (parse_month(req->params[0], &q.from, &q.to) < 0) {
         http_problem(res, 400, "month: must be a calendar month like \"2026-11\", not \"%.40s\"",
                      req->params[0]);
