@@ -136,6 +136,20 @@ static int wait_running(struct cli *cli, const char *id, int64_t timeout_s, json
     }
 }
 
+/* An ended rental that did not end by its workload exiting with 0 (failed to start, exited
+ * with an error, stopped, preempted...). */
+static bool ended_badly(const json_t *r)
+{
+    const char *state = json_string_value(json_object_get(r, "state"));
+    const char *reason = json_string_value(json_object_get(r, "end_reason"));
+    const json_t *code = json_object_get(r, "exit_code");
+
+    if (state == NULL || strcmp(state, "ended") != 0)
+        return false;
+    return reason == NULL || strcmp(reason, "exited") != 0 || !json_is_integer(code) ||
+           json_integer_value(code) != 0;
+}
+
 /* --idle-stop PCT:MINUTES -> {below_util_pct, minutes} */
 static int idle_stop(struct cli *cli, const char *text, json_t *body)
 {
@@ -254,8 +268,12 @@ static int rentals_create(struct cli *cli)
     rc = idle->set ? idle_stop(cli, idle->text, body) : 0;
     if (rc == 0)
         rc = workload(cli, body);
-    if (rc == 0)
+    if (rc == 0) {
         rc = cli_call(cli, "POST", "/v1/rentals", body, idem->set ? idem->text : NULL, &reply);
+        if (rc != 0 && !queue->set && strstr(client_errmsg(), "409 conflict: no capacity") != NULL)
+            fprintf(stderr, "gpurent: see 'gpurent offers' for what is free now, or add --queue to "
+                            "wait for GPUs\n");
+    }
     if (rc != 0)
         goto out;
     id = json_string_value(json_object_get(reply, "id"));
@@ -275,9 +293,11 @@ static int rentals_create(struct cli *cli)
             rc = rc ? rc : CLI_EXIT_FAIL;
             goto out;
         }
+        /* it ended while we waited: a success only when its workload exited with 0 */
+        rc = ended_badly(reply) ? CLI_EXIT_FAIL : 0;
     }
     if (cli->json) {
-        rc = cli_print_raw(cli);
+        cli_print_raw(cli);
         goto out;
     }
     if (cli->quiet) {
@@ -297,19 +317,45 @@ static int rentals_create(struct cli *cli)
     printf("\n");
     if (state != NULL && strcmp(state, "pending") == 0)
         printf("queued: it starts when GPUs free up ('gpurent rentals show %s')\n", id);
+    if (state != NULL && strcmp(state, "ended") == 0) {
+        printf("it ended: %s", cli_field(reply, "end_reason", b) ? b : "?");
+        if (json_is_integer(json_object_get(reply, "exit_code")))
+            printf(", exit code %s", cli_field(reply, "exit_code", b));
+        printf("\n");
+    }
 out:
     json_decref(body);
     json_decref(reply);
     return rc;
 }
 
+/* Whether the key is the operator's (GET /v1/platform says the caller's role). */
+static bool caller_is_admin(struct cli *cli)
+{
+    json_t *reply = NULL;
+    bool admin;
+
+    if (cli_call(cli, "GET", "/v1/platform", NULL, NULL, &reply) != 0)
+        return false;
+    admin = json_is_string(json_object_get(reply, "role")) &&
+            strcmp(json_string_value(json_object_get(reply, "role")), "admin") == 0;
+    json_decref(reply);
+    return admin;
+}
+
 static int rentals_ls(struct cli *cli)
 {
-    static const char *const heads[] = {"ID",      "STATE",        "MODEL", ">GPUS",
-                                        "TERM",    ">PRICE/GPU-H", ">COST", "HOST",
-                                        "CREATED", "END REASON",   NULL};
+    /* the operator sees every tenant's rentals: a TENANT column says whose */
+    static const char *const heads[] = {"ID",    "TENANT",  "STATE",        "MODEL",
+                                        ">GPUS", "TERM",    ">PRICE/GPU-H", ">COST",
+                                        "HOST",  "CREATED", "END REASON",   NULL};
+    static const char *const fields[] = {"id",        "tenant_id",  "state",        "gpu_model",
+                                         "gpu_count", "term",       "hourly_price", "accrued_cost",
+                                         "host_id",   "created_at", "end_reason"};
     const struct cli_value *state = cli_opt(cli, "--state"), *tenant = cli_opt(cli, "--tenant");
     char path[CLI_PATH_MAX] = "/v1/rentals";
+    const char *h[ARRAY_SIZE(heads)];
+    size_t nh = 0, skip = 1; /* the TENANT column, unless the operator lists everyone's */
     json_t *data = NULL, *r;
     struct table t;
     size_t i;
@@ -326,16 +372,24 @@ static int rentals_ls(struct cli *cli)
         json_decref(data);
         return cli_print_raw(cli);
     }
-    table_init(&t, heads);
+    if (!cli->quiet && !tenant->set && caller_is_admin(cli))
+        skip = ARRAY_SIZE(fields);
+    for (size_t k = 0; heads[k] != NULL; k++) {
+        if (k != skip)
+            h[nh++] = heads[k];
+    }
+    h[nh] = NULL;
+    table_init(&t, h);
     json_array_foreach(data, i, r)
     {
-        char b[10][CLI_TEXT_MAX];
-        const char *row[] = {cli_field(r, "id", b[0]),           cli_field(r, "state", b[1]),
-                             cli_field(r, "gpu_model", b[2]),    cli_field(r, "gpu_count", b[3]),
-                             cli_field(r, "term", b[4]),         cli_field(r, "hourly_price", b[5]),
-                             cli_field(r, "accrued_cost", b[6]), cli_field(r, "host_id", b[7]),
-                             cli_field(r, "created_at", b[8]),   cli_field(r, "end_reason", b[9])};
+        char b[ARRAY_SIZE(fields)][CLI_TEXT_MAX];
+        const char *row[ARRAY_SIZE(fields)];
+        size_t n = 0;
 
+        for (size_t k = 0; k < ARRAY_SIZE(fields); k++) {
+            if (k != skip)
+                row[n++] = cli_field(r, fields[k], b[k]);
+        }
         if (cli->quiet)
             printf("%s\n", row[0] ? row[0] : "-");
         else
@@ -369,6 +423,8 @@ static int rentals_show(struct cli *cli)
     return rc;
 }
 
+/* Stop each rental; one that cannot be stopped (an unknown id) is reported and the others
+ * are still stopped: exit status 1 when any failed. */
 static int rentals_stop(struct cli *cli)
 {
     char path[CLI_PATH_MAX], b[CLI_TEXT_MAX], b2[CLI_TEXT_MAX];
@@ -376,12 +432,15 @@ static int rentals_stop(struct cli *cli)
     const char *cost, *reason;
     int rc = 0;
 
-    for (unsigned i = 0; i < cli->nargs && rc == 0; i++) {
-        rc = cli_path(cli, path, "/v1/rentals/", cli->args[i], "/stop");
-        if (rc == 0)
-            rc = cli_call(cli, "POST", path, NULL, NULL, &reply);
-        if (rc != 0)
-            break;
+    for (unsigned i = 0; i < cli->nargs; i++) {
+        int one = cli_path(cli, path, "/v1/rentals/", cli->args[i], "/stop");
+
+        if (one == 0)
+            one = cli_call(cli, "POST", path, NULL, NULL, &reply);
+        if (one != 0) {
+            rc = rc ? rc : one;
+            continue;
+        }
         if (cli->json) {
             cli_print_raw(cli);
         } else if (cli->quiet) {
@@ -500,6 +559,8 @@ static const struct cli_option quote_options[] = {
 static const char create_details[] =
     "Billing runs from the moment the workload runs until it ends or is stopped.\n"
     "Without a command the GPUs are held for you until 'gpurent rentals stop ID'.\n"
+    "With --wait, a rental that ends before it is seen running exits 1 unless its\n"
+    "workload exited with 0 (the end reason and exit code are printed).\n"
     "\n"
     "example:\n"
     "  gpurent rentals create --model A100-80G --count 2 --max-cost 10 -- python train.py\n";
@@ -518,7 +579,7 @@ const struct cli_command cli_rentals_commands[] = {
         .noun = "rentals",
         .verb = "ls",
         .fn = rentals_ls,
-        .summary = "list your rentals (admin: everyone's)",
+        .summary = "list your rentals (admin: everyone's, with a TENANT column)",
         .options = ls_options,
     },
     {
@@ -535,6 +596,7 @@ const struct cli_command cli_rentals_commands[] = {
         .verb = "stop",
         .fn = rentals_stop,
         .summary = "end rentals now; billing stops (idempotent)",
+        .details = "Every id is stopped even when another one fails; the exit status is then 1.\n",
         .args = "RENTAL_ID...",
         .min_args = 1,
         .max_args = CLI_ARGS_MAX,
