@@ -89,10 +89,13 @@ export function pct(x, digits = 1) {
   return x === null || x === undefined ? "–" : (x * 100).toFixed(digits) + " %";
 }
 
+// A time in the reader's zone; the year is said when it is not this year's (a coupon valid
+// until next January, an invoice of last December).
 export function fmtTime(s) {
   if (!s) return "–";
   const d = new Date(s);
-  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const year = d.getFullYear() !== new Date().getFullYear() ? "numeric" : undefined;
+  return d.toLocaleString(undefined, { year, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 export function fmtDuration(seconds) {

@@ -92,6 +92,21 @@ async function apiCall(page, method, path, body) {
   }, [method, path, body]);
 }
 
+// A decimal string as the console shows money to the micro-unit: thousands grouped ("1,002.47").
+function grouped(s) {
+  const [i, f] = s.split(".");
+  return i.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (f ? "." + f : "");
+}
+
+// A REST call from the test itself, with the operator's key: {status, json}.
+async function adminCall(base, key, method, path, body) {
+  const r = await fetch(base + path, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+  });
+  return { status: r.status, json: await r.json() };
+}
+
 async function signIn(page, key) {
   await page.goto(page.baseURL + "/");
   await page.fill("#api-key", key);
@@ -132,6 +147,13 @@ async function tenantFlow(page, keys) {
   // the command line's words, quotes kept together (checked in the page's own module)
   const words = await page.evaluate(async () => (await import("/tenant.js")).splitCommand(`python train.py --name "my run" 'a b' x\\ y`));
   assert.deepEqual(words, ["python", "train.py", "--name", "my run", "a b", "x y"]);
+  // a time of another year says its year (a coupon valid until next January); this year's not
+  const times = await page.evaluate(async () => {
+    const { fmtTime } = await import("/lib.js");
+    return [fmtTime("2099-01-02T12:00:00Z"), fmtTime(new Date().toISOString())];
+  });
+  assert.match(times[0], /2099/);
+  assert.doesNotMatch(times[1], new RegExp(String(new Date().getFullYear())));
   // rent, with a workload (the simulated runtime runs `sleep N`); the detail page shows
   // it, and it starts on the simulated fleet
   await page.fill("#rent-command", "sleep 600");
@@ -169,6 +191,15 @@ async function tenantFlow(page, keys) {
   const c2 = await page.textContent(`[data-cost="${rid}"]`);
   assert.ok(Number(c2.replace(/,/g, "")) > Number(c1.replace(/,/g, "")), `the cost ticks up: ${c1} then ${c2}`);
   await shot(page, "rentals");
+  // a day package is prepaid: its cost is the price paid and does not tick by the hour
+  const pkg = await apiCall(page, "POST", "/v1/rentals", { gpu_model: "A100-80G", gpu_count: 1, term: "day" });
+  assert.equal(pkg.status, 201);
+  const prow = `tr[data-rental="${pkg.json.id}"]`;
+  await page.waitForSelector(prow + " .badge.running", { timeout: 15000 });
+  await page.waitForTimeout(2200);
+  assert.equal(await page.textContent(`[data-cost="${pkg.json.id}"]`), "182.40", "a running day package costs what was paid");
+  assert.equal((await apiCall(page, "POST", "/v1/rentals/" + pkg.json.id + "/stop", {})).status, 200);
+  await page.waitForSelector(prow, { state: "detached" });
 
   // the rental's telemetry charts
   await page.click(`${row} a`);
@@ -190,12 +221,23 @@ async function tenantFlow(page, keys) {
   assert.equal(rental.end_reason, "stopped");
   assert.ok(Number(rental.cost) > 0, "it was charged");
 
+  // the operator credits last month's outage: an adjustment line with no rental or GPUs
+  const me = (await apiCall(page, "GET", "/v1/platform")).json.tenant_id;
+  const now = new Date();
+  const prev = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+  assert.equal((await adminCall(page.baseURL, keys.admin, "POST", "/v1/tenants/" + me + "/adjustments", { amount: "2.50", reason: "outage credit", corrects: prev })).status, 201);
+
   // the charge is in the usage, to the micro-unit
   await page.click('#nav a[data-view="billing"]');
   await page.waitForSelector("#usage-total");
-  const line = await page.$$eval("table[aria-label=Usage] tbody tr", (trs, id) => trs.filter((tr) => tr.textContent.includes(id)).map((tr) => tr.lastElementChild.textContent), rid);
+  const line = await page.$$eval("table[aria-label=Usage] tbody tr", (trs, id) => trs.filter((tr) => tr.textContent.includes(id)).map((tr) => tr.children[7].textContent), rid);
   assert.deepEqual(line, [rental.cost], "the usage line of the rental is its cost");
-  assert.match(await page.textContent("#balance"), /^9\d\d\./);
+  const adj = await page.$$eval("table[aria-label=Usage] tbody tr[data-kind=adjustment] td", (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(adj, ["–", "adjustment", "–", "–", "0 s", "-2.50", "0.00", "-2.50", "for " + prev + ": outage credit"], "the adjustment line");
+  // the balance and the month's spend to the micro-unit, as the server has them
+  const bal = (await apiCall(page, "GET", "/v1/balance")).json;
+  assert.equal(await page.textContent("#balance"), grouped(bal.balance));
+  assert.equal(await page.textContent("#month-spent"), grouped(bal.month_spent));
   await shot(page, "billing");
   // CSV download
   const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#usage-csv")]);
@@ -266,6 +308,12 @@ async function operatorFlow(page, keys) {
   // the what-if answers as one types
   await page.fill("#wi-util", "0.5");
   await page.waitForFunction(() => document.querySelector("#wi-payback-revenue").textContent === "3.00 y");
+  // an empty field is not a zero: the calculator says what is missing and shows no result
+  await page.fill("#wi-util", "");
+  await page.waitForFunction(() => document.querySelector("#whatif .error").textContent === "Utilization: enter a number");
+  assert.equal(await page.textContent("#wi-payback-revenue"), "–");
+  await page.fill("#wi-util", "1");
+  await page.waitForFunction(() => document.querySelector("#wi-payback-revenue").textContent === "1.50 y");
 
   await page.click('#nav a[data-view="catalogue"]');
   await page.waitForSelector("table[aria-label=Prices] tbody tr");
@@ -273,6 +321,14 @@ async function operatorFlow(page, keys) {
   await page.fill("#cf-value", "10");
   await page.click("form:has(#cf-code) button[type=submit]");
   await page.waitForSelector("table[aria-label=Coupons] th:text('WELCOME10')");
+  // a new model priced to the micro-unit, before any of its GPUs has registered: its price
+  // is shown as set (not rounded to 0.36), and it has no memory to show (not "0 GiB")
+  await page.fill("#pf-model", "T4-16G");
+  await page.fill("#pf-od", "0.355");
+  await page.click("form:has(#pf-model) button[type=submit]");
+  await page.waitForSelector('table[aria-label=Prices] tr[data-model="T4-16G"]');
+  assert.deepEqual(await page.$$eval('table[aria-label=Prices] tr[data-model="T4-16G"] td', (tds) => tds.map((td) => td.textContent)),
+    ["–", "0.355", "–", "–", "–", "–"]);
   await shot(page, "catalogue");
 
   await page.click('#nav a[data-view="tenants"]');
@@ -299,6 +355,9 @@ async function operatorFlow(page, keys) {
   // it has no credit: renting is refused for the balance, and the console says what it is
   await signIn(page, newKey);
   await page.waitForSelector("#rent-form");
+  // the offers: the T4 is priced but has no GPU yet
+  assert.deepEqual(await page.$$eval('tr:has([data-available="T4-16G"]) td', (tds) => tds.slice(0, 3).map((td) => td.textContent)),
+    ["–", "0", "0.355"]);
   await page.waitForFunction(() => document.querySelector("#q-hourly").textContent === "15.10");
   expected.push(/status of 402/);
   await page.click("#rent-submit");
