@@ -53,6 +53,7 @@ function rentForm(offers, preselect) {
   const bid = h("input", { id: "rent-bid", name: "max_hourly", inputmode: "decimal", placeholder: "e.g. 7.00", autocomplete: "off" });
   const bidLabel = h("label", { for: "rent-bid", hidden: true }, "Spot bid per GPU-hour", bid);
   const coupon = h("input", { id: "rent-coupon", name: "coupon", autocomplete: "off", placeholder: "optional" });
+  const queue = h("input", { id: "rent-queue", name: "queue", type: "checkbox" });
   const command = h("input", { id: "rent-command", name: "command", autocomplete: "off", placeholder: "optional, e.g. python train.py --epochs 3" });
   const q = { price: h("b", { id: "q-price" }, "–"), total: h("b", { id: "q-hourly" }, "–"), pay: h("b", { id: "q-total" }, "–"), discount: h("b", { id: "q-discount" }, "–") };
   const quoteErr = errorBox();
@@ -99,6 +100,7 @@ function rentForm(offers, preselect) {
       bidLabel,
       h("label", { for: "rent-coupon" }, "Coupon", coupon)),
     h("label", { for: "rent-command" }, "Workload command (run on the GPUs; leave empty to hold them)", command),
+    h("label", { for: "rent-queue", class: "inline" }, h("span", {}, queue, " wait in the queue when no GPUs are free now (it starts when they free up)")),
     h("div", { class: "quote", "aria-live": "polite", id: "quote" },
       h("div", {}, h("span", {}, "Price /GPU-h"), q.price),
       h("div", {}, h("span", {}, "Rate /h"), q.total),
@@ -118,6 +120,7 @@ function rentForm(offers, preselect) {
       return;
     }
     if (argv.length) b.workload = { command: argv };
+    if (queue.checked) b.queue = true;
     submit.disabled = true;
     try {
       const r = await api("POST", "/v1/rentals", b, { idempotencyKey: newIdempotencyKey() });
@@ -186,6 +189,7 @@ async function alternatives(box, wanted) {
   if (same && same.max_gpus_per_host > 0 && same.max_gpus_per_host < wanted.gpu_count) {
     box.append(h("br"), "Try " + same.max_gpus_per_host + " × " + same.gpu_model + ".");
   }
+  box.append(h("br"), "Or tick “wait in the queue” to have it start when GPUs free up.");
 }
 
 // ---- My rentals ---------------------------------------------------------------------------
@@ -295,7 +299,7 @@ export async function rentalView(main, route) {
       stat("GPUs", r.gpu_count + " × " + r.gpu_model, r.host_id ? h("span", {}, "on ", h("span", { class: "mono" }, r.host_id), " ", r.simulated ? simBadge() : null) : "not placed"),
       stat("Price", fmtMoney(r.hourly_price, 6) + " /GPU-h", r.term.replace("_", "-") + (micros(r.discount) > 0n ? ", discount " + fmtMoney(r.discount, 6) : "")),
       stat("Cost so far", money(ticking(r, fetchedAt)), session.currency + (PACKAGES.includes(r.term) ? ", prepaid" : r.billing ? ", ticking" : ""), { id: "rental-cost" }),
-      stat(r.ends_at ? "Ends" : "Started", r.ends_at ? fmtShort(r.ends_at) : fmtShort(r.started_at), r.ended_at ? "ended " + fmtTime(r.ended_at) : r.started_at ? "running " + fmtDuration((Date.now() - Date.parse(r.started_at)) / 1000) : "starting"));
+      stat(r.ends_at ? "Ends" : "Started", r.ends_at ? fmtShort(r.ends_at) : fmtShort(r.started_at), r.ended_at ? "ended " + fmtTime(r.ended_at) : r.started_at ? "running " + fmtDuration((Date.now() - Date.parse(r.started_at)) / 1000) : r.state === "pending" ? "queued: it starts when GPUs free up" : "starting", { id: "rental-when" }));
   }
   async function stop() {
     if (!(await confirmDialog("Stop " + r.id + "?", "Its workload is stopped and billing ends now.", "Stop rental"))) return;

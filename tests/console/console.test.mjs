@@ -179,6 +179,14 @@ async function tenantFlow(page, keys) {
   assert.match(await page.textContent("#rent-form .error[role=alert]:not(:empty)"), /capacity/i);
   assert.match(await page.textContent("#rent-alternatives"), /Try 6 × A100-80G/);
   await shot(page, "offers-no-capacity");
+  // or wait in the queue: the rental is made pending, and its page says it is queued
+  await page.check("#rent-queue");
+  await page.click("#rent-submit");
+  await page.waitForURL(/#\/rentals\/rnt_/);
+  const queued = page.url().split("/").pop();
+  await page.waitForFunction(() => /pending/.test(document.querySelector("#rental-state")?.textContent || ""));
+  assert.equal(await page.textContent("#rental-when + .sub"), "queued: it starts when GPUs free up");
+  assert.equal((await apiCall(page, "POST", "/v1/rentals/" + queued + "/stop", {})).status, 200);
   assert.equal((await apiCall(page, "POST", "/v1/rentals/" + big.json.id + "/stop", {})).status, 200);
 
   // my rentals: running, on a simulated host, the cost ticking up
