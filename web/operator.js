@@ -343,20 +343,55 @@ export async function tenantsView(main) {
   const box = h("div");
   const created = h("div", { class: "notice", role: "status" });
   const select = h("select", { id: "cr-tenant" });
+  const limitSelect = h("select", { id: "lm-tenant" });
   main.append(pageHead("Tenants", "Customers, their prepaid balances and limits."), err, created,
-    h("section", { class: "card" }, box), h("div", { class: "grid two" }, newTenant(), credit()));
+    h("section", { class: "card" }, box), h("div", { class: "grid two" }, newTenant(), credit(), limits()));
   let tenants = [];
 
   async function load() {
     tenants = await listAll("/v1/tenants");
-    box.replaceChildren(table(["Tenant", "Id", ["Balance", "num"], ["Credit limit", "num"], ["Burn /h", "num"], ["This month", "num"], ["Live rentals", "num"]],
+    box.replaceChildren(table(["Tenant", "Id", ["Balance", "num"], ["Credit limit", "num"], ["Monthly budget", "num"], ["Burn /h", "num"], ["This month", "num"], ["Live rentals", "num"]],
       tenants.map((t) => h("tr", { "data-tenant": t.id }, h("th", { scope: "row" }, t.name), h("td", { class: "mono" }, t.id),
-        h("td", { class: "num", "data-balance": t.id }, fmtMoney(t.balance, 6)), h("td", { class: "num" }, fmtMoney(t.credit_limit, 6)),
+        h("td", { class: "num", "data-balance": t.id }, fmtMoney(t.balance, 6)), h("td", { class: "num", "data-limit": t.id }, fmtMoney(t.credit_limit, 6)),
+        h("td", { class: "num", "data-budget": t.id }, t.monthly_budget ? fmtMoney(t.monthly_budget, 6) : "none"),
         h("td", { class: "num" }, fmtMoney(t.hourly_burn, 6)), h("td", { class: "num" }, fmtMoney(t.month_spent, 6)), h("td", { class: "num" }, String(t.live_rentals)))),
       { label: "Tenants", empty: "No tenants yet." }));
-    const keep = select.value;
-    select.replaceChildren(...tenants.map((t) => h("option", { value: t.id }, t.name + " (" + t.id + ")")));
-    if (keep) select.value = keep;
+    for (const sel of [select, limitSelect]) {
+      const keep = sel.value;
+      sel.replaceChildren(...tenants.map((t) => h("option", { value: t.id }, t.name + " (" + t.id + ")")));
+      if (keep) sel.value = keep;
+    }
+  }
+  // a tenant's credit limit and monthly budget (PATCH /v1/tenants/{id}); an empty budget
+  // removes the cap
+  function limits() {
+    const limit = h("input", { id: "lm-limit", inputmode: "decimal", placeholder: "unchanged" });
+    const budget = h("input", { id: "lm-budget", inputmode: "decimal", placeholder: "unchanged" });
+    const noBudget = h("input", { id: "lm-no-budget", type: "checkbox" });
+    const e = errorBox();
+    const form = h("form", { class: "stack" }, h("div", { class: "fields" }, h("label", { for: "lm-tenant" }, "Tenant", limitSelect),
+      h("label", { for: "lm-limit" }, "Credit limit", limit), h("label", { for: "lm-budget" }, "Monthly budget", budget)),
+      h("label", { for: "lm-no-budget", class: "inline" }, h("span", {}, noBudget, " no monthly budget (remove the cap)")),
+      e, h("div", { class: "actions" }, h("button", { type: "submit" }, "Save limits")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      if (limit.value.trim()) body.credit_limit = limit.value.trim();
+      if (noBudget.checked) body.monthly_budget = null;
+      else if (budget.value.trim()) body.monthly_budget = budget.value.trim();
+      if (!Object.keys(body).length) {
+        e.textContent = "Nothing to change: give a credit limit or a monthly budget.";
+        return;
+      }
+      try {
+        const t = await api("PATCH", "/v1/tenants/" + limitSelect.value, body);
+        e.textContent = "";
+        toast("Limits of " + t.name + ": credit limit " + fmtMoney(t.credit_limit, 6) + ", monthly budget " + (t.monthly_budget ? fmtMoney(t.monthly_budget, 6) : "none"));
+        form.reset();
+        await load();
+      } catch (x) { showError(e, x); }
+    });
+    return h("section", { class: "card", "aria-labelledby": "lm-h" }, h("h2", { id: "lm-h" }, "Limits"), form);
   }
   function newTenant() {
     const name = h("input", { id: "nt-name", required: true, autocomplete: "off" });

@@ -357,6 +357,23 @@ async function operatorFlow(page, keys) {
   const newKey = await page.textContent("code.secret");
   assert.match(newKey, /^gpr_\w+$/);
   await page.waitForSelector("table[aria-label=Tenants] th:text('acme-lab')");
+  // its limits: a credit limit and a monthly budget, then the budget removed
+  const acme = await page.$eval("table[aria-label=Tenants] tr:has(th:text('acme-lab'))", (tr) => tr.dataset.tenant);
+  await page.selectOption("#lm-tenant", acme);
+  await page.fill("#lm-limit", "5.00");
+  await page.fill("#lm-budget", "250");
+  await page.click("form:has(#lm-limit) button[type=submit]");
+  await page.waitForFunction((id) => document.querySelector(`[data-budget="${id}"]`)?.textContent === "250.00", acme);
+  assert.equal(await page.textContent(`[data-limit="${acme}"]`), "5.00");
+  await page.selectOption("#lm-tenant", acme);
+  await page.check("#lm-no-budget");
+  await page.click("form:has(#lm-limit) button[type=submit]");
+  await page.waitForFunction((id) => document.querySelector(`[data-budget="${id}"]`)?.textContent === "none", acme);
+  assert.equal(await page.textContent(`[data-limit="${acme}"]`), "5.00", "the credit limit is kept");
+  await page.selectOption("#lm-tenant", acme);
+  await page.fill("#lm-limit", "0");
+  await page.click("form:has(#lm-limit) button[type=submit]");
+  await page.waitForFunction((id) => document.querySelector(`[data-limit="${id}"]`)?.textContent === "0.00", acme);
   await shot(page, "tenants");
   await page.click("#sign-out");
 
