@@ -626,7 +626,9 @@ static int coupons_create(struct cli *cli)
     const struct cli_value *pct = cli_opt(cli, "--percent-off"),
                            *amount = cli_opt(cli, "--amount-off"),
                            *max = cli_opt(cli, "--max-redemptions"),
-                           *until = cli_opt(cli, "--valid-until"), *model = cli_opt(cli, "--model");
+                           *until = cli_opt(cli, "--valid-until"), *model = cli_opt(cli, "--model"),
+                           *term = cli_opt(cli, "--term"), *automatic = cli_opt(cli, "--automatic"),
+                           *reusable = cli_opt(cli, "--reusable");
     char m[MONEY_STR_MAX], b[CLI_TEXT_MAX];
     json_t *body, *reply = NULL;
     int rc;
@@ -648,6 +650,12 @@ static int coupons_create(struct cli *cli)
         json_object_set_new(body, "valid_until", json_string(until->text));
     if (model->set)
         json_object_set_new(body, "gpu_model", json_string(model->text));
+    if (term->set)
+        json_object_set_new(body, "term", json_string(term->text));
+    if (automatic->set)
+        json_object_set_new(body, "automatic", json_true());
+    if (reusable->set)
+        json_object_set_new(body, "once_per_tenant", json_false());
     rc = cli_call(cli, "POST", "/v1/coupons", body, NULL, &reply);
     json_decref(body);
     if (rc != 0)
@@ -657,7 +665,7 @@ static int coupons_create(struct cli *cli)
     } else if (cli->quiet) {
         printf("%s\n", cli_field(reply, "id", b) ? b : cli->args[0]);
     } else {
-        printf("created coupon %s", cli->args[0]);
+        printf("created %s %s", automatic->set ? "promotion" : "coupon", cli->args[0]);
         if (cli_field(reply, "id", b) != NULL)
             printf(" (%s)", b);
         if (pct->set)
@@ -666,6 +674,8 @@ static int coupons_create(struct cli *cli)
             printf(": %s off", cli_money_text(amount->money, m));
         if (model->set)
             printf(" %s", model->text);
+        if (term->set)
+            printf(" %s", term->text);
         if (max->set)
             printf(", %llu redemptions", (unsigned long long)max->count);
         if (until->set)
@@ -733,6 +743,9 @@ static const struct cli_option coupons_options[] = {
     {"--max-redemptions", OPT_COUNT, "N", "how many times it can be used", 1, 1e9},
     {"--valid-until", OPT_TIME, "TIME", "the last moment it can be used", 0, 0},
     {"--model", OPT_TEXT, "MODEL", "only for this GPU model", 0, 0},
+    {"--term", OPT_TEXT, "TERM", "only for this term: on_demand, spot, day, week or month", 0, 0},
+    {"--automatic", OPT_FLAG, NULL, "a promotion: applied to every matching rental, no code", 0, 0},
+    {"--reusable", OPT_FLAG, NULL, "a tenant may redeem it more than once", 0, 0},
     {0},
 };
 
@@ -893,11 +906,12 @@ const struct cli_command cli_hosts_commands[] = {
 
 static int coupons_ls(struct cli *cli)
 {
-    static const char *const heads[] = {"ID",   "CODE",  "PERCENT OFF", ">AMOUNT OFF", "MODEL",
-                                        "TERM", ">USED", ">MAX",        "VALID UNTIL", NULL};
-    static const char *const fields[] = {"id",         "code", "percent_off", "amount_off",
-                                         "gpu_model",  "term", "redemptions", "max_redemptions",
-                                         "valid_until"};
+    static const char *const heads[] = {"ID",          "CODE",      "PERCENT OFF", ">AMOUNT OFF",
+                                        "MODEL",       "TERM",      ">USED",       ">MAX",
+                                        "VALID UNTIL", "AUTOMATIC", NULL};
+    static const char *const fields[] = {
+        "id",   "code",        "percent_off",     "amount_off",  "gpu_model",
+        "term", "redemptions", "max_redemptions", "valid_until", "automatic"};
 
     return cli_list_table(cli, "/v1/coupons", heads, fields);
 }
@@ -907,7 +921,12 @@ const struct cli_command cli_coupons_commands[] = {
         .noun = "coupons",
         .verb = "create",
         .fn = coupons_create,
-        .summary = "create a coupon",
+        .summary = "create a coupon (or, with --automatic, a promotion)",
+        .details =
+            "A coupon is redeemed by its code (--coupon CODE), once per tenant unless\n"
+            "--reusable; a promotion (--automatic) applies to every rental it matches.\n"
+            "example:\n"
+            "  gpurent coupons create AUTUMN --automatic --percent-off 20 --model A100-80G\n",
         .args = "CODE",
         .min_args = 1,
         .max_args = 1,

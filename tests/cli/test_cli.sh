@@ -513,8 +513,19 @@ expect 0 "" A keys ls -q --tenant "$(T balance --json | python3 -c 'import json,
 [[ $(wc -l <"$tmp/out") == 1 ]] || fail "keys ls --tenant: $(cat "$tmp/out")"
 
 # ---- coupons ls: what was made above, with its redemptions ----------------------------------
+# a promotion (no code to give): every day package of an A100 is 20% off
+expect 0 "" A coupons create AUTUMN --automatic --percent-off 20 --model A100-80G --term day
+[[ $(cat "$tmp/out") =~ ^created\ promotion\ AUTUMN\ \(cpn_[a-z0-9]+\):\ 20%\ off\ A100-80G\ day$ ]] ||
+    fail "coupons create --automatic: $(cat "$tmp/out")"
+expect 0 "" T quote --model A100-80G --term day
+contains "$tmp/out" "discount:   36.48"
+contains "$tmp/out" "total:      145.92"
+expect_first 1 "gpurent: 400 bad request: term: must be on_demand, spot, day, week or month" \
+    A coupons create X --amount-off 1 --term weekly
 expect 0 "" A coupons ls
-[[ "$(sed -n 2p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +WELCOME10\ +10\ +-\ +A100-80G\ +-\ +0\ +-\ +-$ ]] ||
+[[ "$(sed -n 2p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +WELCOME10\ +10\ +-\ +A100-80G\ +-\ +0\ +-\ +-\ +no$ ]] ||
+    fail "coupons ls: $(cat "$tmp/out")"
+[[ "$(sed -n 3p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +AUTUMN\ +20\ +-\ +A100-80G\ +day\ +0\ +-\ +-\ +yes$ ]] ||
     fail "coupons ls: $(cat "$tmp/out")"
 
 # ---- the server gone: exit 1, and a hint ------------------------------------------------------
