@@ -36,6 +36,8 @@ export async function api(method, path, body, opts = {}) {
   if (!res.ok) {
     let p = {};
     if (type.includes("json")) p = await res.json().catch(() => ({}));
+    // the signed-in key was revoked (or rotated) meanwhile: the shell signs out and says so
+    if (res.status === 401 && !opts.key) window.dispatchEvent(new CustomEvent("gpurent:unauthorized", { detail: p.detail }));
     throw new ApiError(res.status, p.title, p.detail);
   }
   if (type.startsWith("text/csv")) return res.text();

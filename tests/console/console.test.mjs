@@ -62,6 +62,8 @@ async function startServer(port, dataDir) {
 }
 
 const problems = [];
+// the key the tenant flow revokes on purpose: a 401 for it is expected
+const revoked = { key: null };
 // Console errors a flow provokes on purpose (each allowed once, not required): the browser
 // logs an HTTP error answer as a console error, as for the 401 of an unknown key.
 const expected = [];
@@ -260,9 +262,23 @@ async function tenantFlow(page, keys) {
     { gpu_model: "H100-80G", gpu_count: 2, term: "spot", max_hourly: "12.00" }]) {
     assert.equal((await apiCall(page, "POST", "/v1/rentals", body)).status, 201);
   }
+  // a second key of the tenant, revoked while it is signed in: the console signs out and says
+  // why, instead of failing every refresh with the server's 401
+  const second = await apiCall(page, "POST", "/v1/keys", {});
+  assert.equal(second.status, 201);
   await page.click("#sign-out");
   await page.waitForSelector("#api-key");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("gpurent.key")), null, "sign-out forgets the key");
+  await signIn(page, second.json.api_key);
+  await page.click('#nav a[data-view="rentals"]');
+  await page.waitForSelector("tr[data-rental]");
+  assert.equal((await adminCall(page.baseURL, keys.admin, "DELETE", "/v1/keys/" + second.json.id)).status, 200);
+  revoked.key = second.json.api_key;
+  expected.push(/status of 401/);
+  await page.waitForSelector("#api-key", { timeout: 5000 });
+  assert.equal(await page.textContent(".signin .error"), "Your key is no longer accepted (revoked or rotated): sign in with a current key.");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("gpurent.key")), null, "the revoked key is forgotten");
+  revoked.key = null;
 }
 
 async function operatorFlow(page, keys) {
@@ -432,7 +448,7 @@ function watch(page, name) {
   page.on("response", (r) => {
     // the only errors the flows provoke on purpose: the unknown key at sign-in, no capacity,
     // a short balance
-    if (r.status() >= 400 && !(r.status() === 401 && r.url().endsWith("/v1/platform")) &&
+    if (r.status() >= 400 && !(r.status() === 401 && (r.url().endsWith("/v1/platform") || revoked.key)) &&
         !([402, 409].includes(r.status()) && r.url().endsWith("/v1/rentals"))) {
       problems.push(`${name}: HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
     }
