@@ -25,6 +25,12 @@ static bool valid_term(const char *t)
     return false;
 }
 
+/* day, week and month packages are bought at creation, for the whole term */
+static bool is_package(const char *term)
+{
+    return strcmp(term, "day") == 0 || strcmp(term, "week") == 0 || strcmp(term, "month") == 0;
+}
+
 /* "30.20" for gpu_count x hourly_price, or NULL when the fields are not what we expect. */
 static const char *whole_rate(const json_t *r, char buf[MONEY_STR_MAX])
 {
@@ -69,7 +75,11 @@ static void print_rental(const json_t *r)
     kv_print(stdout, 13, "gpus:", gpus_text(r, gpus, sizeof(gpus)));
     kv_print(stdout, 13, "term:", cli_field(r, "term", b));
     if (hp != NULL) {
-        if (whole != NULL)
+        const char *term = json_string_value(json_object_get(r, "term"));
+
+        if (term != NULL && is_package(term) && cli_field(r, "cost", b) != NULL)
+            snprintf(price, sizeof(price), "%s /GPU-h (%s prepaid for the %s)", hp, b, term);
+        else if (whole != NULL)
             snprintf(price, sizeof(price), "%s /GPU-h (%s /h)", hp, whole);
         else
             snprintf(price, sizeof(price), "%s /GPU-h", hp);
@@ -310,7 +320,9 @@ static int rentals_create(struct cli *cli)
            json_string_value(json_object_get(reply, "hourly_price"))
                ? json_string_value(json_object_get(reply, "hourly_price"))
                : "?");
-    if (whole_rate(reply, rate) != NULL)
+    if (is_package(term_name) && cli_field(reply, "cost", b) != NULL)
+        printf(" (%s prepaid for the %s)", b, term_name); /* nothing accrues by the hour */
+    else if (whole_rate(reply, rate) != NULL)
         printf(" (%s /h)", rate);
     if (cli_field(reply, "host_id", b) != NULL)
         printf(" on %s", b);

@@ -357,6 +357,14 @@ expect 1 "" T rentals create --model A100-80G --wait -- false
     fail "--wait -- false: $(cat "$tmp/out")"
 expect 0 "" T rentals create --model A100-80G --wait -q -- true
 [[ $(cat "$tmp/out") =~ ^rnt_[0-9a-z]{13}$ ]] || fail "--wait -- true: $(cat "$tmp/out")"
+# a package is prepaid: what it cost, not an hourly rate that nothing bills
+expect 0 "" T rentals create --model A100-80G --term day
+[[ $(cat "$tmp/out") =~ ^created\ rental\ (rnt_[0-9a-z]{13}):\ starting,\ 1\ x\ A100-80G,\ day,\ 7.60\ /GPU-h\ \(182.40\ prepaid\ for\ the\ day\)\ on\ hst_ ]] ||
+    fail "rentals create --term day: $(cat "$tmp/out")"
+pkg=${BASH_REMATCH[1]}
+expect 0 "" T rentals show "$pkg"
+[[ $(field "$tmp/out" price) == "7.60 /GPU-h (182.40 prepaid for the day)" ]] || fail "show of a package: $(cat "$tmp/out")"
+expect 0 "" T rentals stop "$pkg"
 
 # the operator's rentals ls says whose each rental is; a tenant's has no such column
 expect 0 "" T rentals ls
