@@ -435,6 +435,87 @@ static int rentals_show(struct cli *cli)
     return rc;
 }
 
+/* `rentals telemetry ID`: each GPU's last report while the rental held it, and its mean
+ * utilization over the reports the server keeps (GET /v1/rentals/{id}/telemetry). */
+static int rentals_telemetry(struct cli *cli)
+{
+    static const char *const heads[] = {">GPU",   "UUID",  ">UTIL", ">MEAN UTIL", ">MEMORY",
+                                        ">POWER", ">TEMP", "AT",    NULL};
+    char path[CLI_PATH_MAX];
+    json_t *reply = NULL, *g;
+    struct table t;
+    size_t i;
+    int rc;
+
+    rc = cli_path(cli, path, "/v1/rentals/", cli->args[0], "/telemetry");
+    if (rc == 0)
+        rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(reply);
+        return cli_print_raw(cli);
+    }
+    table_init(&t, heads);
+    json_array_foreach(json_object_get(reply, "gpus"), i, g)
+    {
+        const json_t *samples = json_object_get(g, "samples"), *last, *s;
+        size_t n = json_array_size(samples), j, k = 0;
+        char c[8][CLI_TEXT_MAX];
+        const char *row[8];
+        double sum = 0;
+
+        last = n > 0 ? json_array_get(samples, n - 1) : NULL;
+        json_array_foreach(samples, j, s)
+        {
+            if (json_is_number(json_object_get(s, "util_pct"))) {
+                sum += json_number_value(json_object_get(s, "util_pct"));
+                k++;
+            }
+        }
+        row[0] = cli_field(g, "index", c[0]);
+        row[1] = cli_field(g, "uuid", c[1]);
+        row[2] = NULL;
+        if (json_is_number(json_object_get(last, "util_pct"))) {
+            snprintf(c[2], CLI_TEXT_MAX, "%.0f%%",
+                     json_number_value(json_object_get(last, "util_pct")));
+            row[2] = c[2];
+        }
+        row[3] = NULL;
+        if (k > 0) {
+            snprintf(c[3], CLI_TEXT_MAX, "%.0f%%", sum / (double)k);
+            row[3] = c[3];
+        }
+        row[4] = NULL;
+        if (json_is_integer(json_object_get(last, "mem_used_mib"))) {
+            snprintf(c[4], CLI_TEXT_MAX, "%lld MiB",
+                     (long long)json_integer_value(json_object_get(last, "mem_used_mib")));
+            row[4] = c[4];
+        }
+        row[5] = NULL;
+        if (json_is_number(json_object_get(last, "power_w"))) {
+            snprintf(c[5], CLI_TEXT_MAX, "%.0f W",
+                     json_number_value(json_object_get(last, "power_w")));
+            row[5] = c[5];
+        }
+        row[6] = NULL;
+        if (json_is_number(json_object_get(last, "temp_c"))) {
+            snprintf(c[6], CLI_TEXT_MAX, "%.0f C",
+                     json_number_value(json_object_get(last, "temp_c")));
+            row[6] = c[6];
+        }
+        row[7] = cli_field(last, "at", c[7]);
+        table_add(&t, row);
+    }
+    if (json_array_size(json_object_get(reply, "gpus")) == 0)
+        printf("no telemetry: the rental holds no GPUs, or none has reported yet\n");
+    else if (table_print(&t, stdout) != 0)
+        rc = CLI_EXIT_FAIL;
+    table_release(&t);
+    json_decref(reply);
+    return rc;
+}
+
 /* Stop each rental; one that cannot be stopped (an unknown id) is reported and the others
  * are still stopped: exit status 1 when any failed. */
 static int rentals_stop(struct cli *cli)
@@ -612,6 +693,17 @@ const struct cli_command cli_rentals_commands[] = {
         .args = "RENTAL_ID...",
         .min_args = 1,
         .max_args = CLI_ARGS_MAX,
+    },
+    {
+        .noun = "rentals",
+        .verb = "telemetry",
+        .fn = rentals_telemetry,
+        .summary = "each GPU's utilization, memory, power and temperature",
+        .args = "RENTAL_ID",
+        .min_args = 1,
+        .max_args = 1,
+        .details = "The last report of each GPU while the rental held it, and the mean\n"
+                   "utilization over the reports the server keeps (the last hour or so).\n",
     },
     {
         .noun = "rentals",

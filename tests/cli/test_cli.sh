@@ -192,6 +192,17 @@ for u in $busy; do
     ((u >= 85 && u <= 99)) || fail "hosts show: utilization $u% of a running rental"
 done
 
+# the tenant sees its own GPUs' telemetry: the last report of each, busy while it runs
+expect 0 "" T rentals telemetry "$id"
+[[ "$(head -n 1 "$tmp/out")" =~ ^GPU\ +UUID\ +UTIL\ +MEAN\ UTIL\ +MEMORY\ +POWER\ +TEMP\ +AT$ ]] ||
+    fail "rentals telemetry: $(cat "$tmp/out")"
+[[ $(grep -cE "^ +[0-7]  GPU-SIM-sim-a100-[12]-[0-7] +[0-9]+% +[0-9]+% +[0-9]+ MiB +[0-9]+ W +[0-9]+ C +20[0-9-]+T" "$tmp/out") == 2 ]] ||
+    fail "rentals telemetry: not 2 GPUs: $(cat "$tmp/out")"
+for u in $(awk 'NR > 1 { sub("%", "", $3); print $3 }' "$tmp/out"); do
+    ((u >= 85 && u <= 99)) || fail "rentals telemetry: utilization $u% of a running rental"
+done
+expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' T rentals telemetry rnt_0000000000000
+
 # cost grows: never down while running, and what the stop settles is exact
 sleep 1
 run T rentals show "$id"
