@@ -50,6 +50,8 @@ function renderChrome() {
     h("button", { class: "small secondary", id: "sign-out", onclick: signOut }, "Sign out")].filter(Boolean));
 }
 
+let signInNote = "";
+
 function signOut() {
   session.key = null;
   session.currency = "";
@@ -62,6 +64,7 @@ function signOut() {
 function signInView(main) {
   const key = h("input", { id: "api-key", name: "api_key", type: "password", autocomplete: "off", required: true, placeholder: "gpr_…", spellcheck: "false" });
   const err = errorBox();
+  err.textContent = signInNote; // kept until the next sign-in: signing out routes twice
   const btn = h("button", { type: "submit", id: "sign-in" }, "Sign in");
   const form = h("form", { class: "stack" },
     h("label", { for: "api-key" }, "API key", key),
@@ -70,6 +73,7 @@ function signInView(main) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     btn.disabled = true;
+    signInNote = "";
     try {
       const who = await identify(key.value.trim());
       session.key = key.value.trim();
@@ -147,6 +151,11 @@ async function start() {
     return;
   }
   window.addEventListener("hashchange", route);
+  window.addEventListener("gpurent:unauthorized", () => {
+    if (!session.key) return;
+    signInNote = "Your key is no longer accepted (revoked or rotated): sign in with a current key.";
+    signOut();
+  });
   await route();
 }
 

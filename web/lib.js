@@ -36,6 +36,8 @@ export async function api(method, path, body, opts = {}) {
   if (!res.ok) {
     let p = {};
     if (type.includes("json")) p = await res.json().catch(() => ({}));
+    // the signed-in key was revoked (or rotated) meanwhile: the shell signs out and says so
+    if (res.status === 401 && !opts.key) window.dispatchEvent(new CustomEvent("gpurent:unauthorized", { detail: p.detail }));
     throw new ApiError(res.status, p.title, p.detail);
   }
   if (type.startsWith("text/csv")) return res.text();
@@ -89,10 +91,13 @@ export function pct(x, digits = 1) {
   return x === null || x === undefined ? "–" : (x * 100).toFixed(digits) + " %";
 }
 
+// A time in the reader's zone; the year is said when it is not this year's (a coupon valid
+// until next January, an invoice of last December).
 export function fmtTime(s) {
   if (!s) return "–";
   const d = new Date(s);
-  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const year = d.getFullYear() !== new Date().getFullYear() ? "numeric" : undefined;
+  return d.toLocaleString(undefined, { year, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 export function fmtDuration(seconds) {

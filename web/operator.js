@@ -176,7 +176,7 @@ export async function businessView(main) {
           h("th", { scope: "row" }, m.gpu_model),
           h("td", { class: "num" }, String(m.gpus)),
           h("td", { class: "num" }, pct(m.utilization)),
-          h("td", { class: "num" }, fmtMoney(list[m.gpu_model])),
+          h("td", { class: "num" }, fmtMoney(list[m.gpu_model], 6)),
           h("td", { class: "num" }, fmtMoney(m.realized_hourly)),
           h("td", { class: "num" }, fmtMoney(m.revenue)),
           h("td", { class: "num" }, money(micros(m.depreciation) + micros(m.power_cost) + micros(m.hosting_cost), 2)),
@@ -218,12 +218,19 @@ function whatIf() {
       h("div", {}, h("span", {}, "Gross profit /year"), out.profit),
       h("div", {}, h("span", {}, "Break-even utilization"), out.be)));
   let seq = 0;
+  // a ratio or a count as typed: Number("") is 0 and Number("abc") NaN (sent as null), so an
+  // empty or mistyped field would be computed as 0 or refused as "required"; say which it is
+  const num = (input, label) => {
+    const t = input.value.trim();
+    if (t === "" || !Number.isFinite(Number(t))) throw new Error(label + ": enter a number" + (t ? ", not \"" + t + "\"" : ""));
+    return Number(t);
+  };
   async function compute() {
     const mine = ++seq;
     try {
       const r = await api("POST", "/v1/economics/what-if", {
-        card_price: card.value.trim(), hourly_price: price.value.trim(), utilization: Number(util.value),
-        depreciation_years: Number(years.value), opex_hourly: opex.value.trim(),
+        card_price: card.value.trim(), hourly_price: price.value.trim(), utilization: num(util, "Utilization"),
+        depreciation_years: num(years, "Depreciation years"), opex_hourly: opex.value.trim(),
       });
       if (mine !== seq) return;
       err.textContent = "";
@@ -257,13 +264,13 @@ export async function catalogueView(main) {
   async function load() {
     const [prices, coupons] = await Promise.all([api("GET", "/v1/prices"), listAll("/v1/coupons")]);
     pricesBox.replaceChildren(table(["Model", ["Memory", "num"], ["On demand", "num"], ["Spot floor", "num"], ["Day", "num"], ["Week", "num"], ["Month", "num"]],
-      prices.data.map((p) => h("tr", {}, h("th", { scope: "row" }, p.gpu_model), h("td", { class: "num" }, mib(p.memory_mib)),
-        h("td", { class: "num" }, fmtMoney(p.on_demand_hourly)), h("td", { class: "num" }, fmtMoney(p.spot_floor_hourly)),
-        h("td", { class: "num" }, fmtMoney(p.packages.day)), h("td", { class: "num" }, fmtMoney(p.packages.week)), h("td", { class: "num" }, fmtMoney(p.packages.month)))),
+      prices.data.map((p) => h("tr", { "data-model": p.gpu_model }, h("th", { scope: "row" }, p.gpu_model), h("td", { class: "num" }, p.memory_mib ? mib(p.memory_mib) : "–"),
+        h("td", { class: "num" }, fmtMoney(p.on_demand_hourly, 6)), h("td", { class: "num" }, fmtMoney(p.spot_floor_hourly, 6)),
+        h("td", { class: "num" }, fmtMoney(p.packages.day, 6)), h("td", { class: "num" }, fmtMoney(p.packages.week, 6)), h("td", { class: "num" }, fmtMoney(p.packages.month, 6)))),
       { label: "Prices" }));
     couponsBox.replaceChildren(table(["Code", "Off", "Applies to", ["Redeemed", "num"], "Valid until", "Kind"],
       coupons.map((c) => h("tr", {}, h("th", { scope: "row", class: "mono" }, c.code),
-        h("td", {}, c.percent_off !== null ? c.percent_off + " %" : fmtMoney(c.amount_off) + " " + session.currency),
+        h("td", {}, c.percent_off !== null ? c.percent_off + " %" : fmtMoney(c.amount_off, 6) + " " + session.currency),
         h("td", {}, (c.gpu_model || "any model") + ", " + (c.term ? c.term.replace("_", "-") : "any term")),
         h("td", { class: "num" }, c.redemptions + (c.max_redemptions ? " / " + c.max_redemptions : "")),
         h("td", {}, c.valid_until ? fmtTime(c.valid_until) : "–"),
@@ -336,20 +343,55 @@ export async function tenantsView(main) {
   const box = h("div");
   const created = h("div", { class: "notice", role: "status" });
   const select = h("select", { id: "cr-tenant" });
+  const limitSelect = h("select", { id: "lm-tenant" });
   main.append(pageHead("Tenants", "Customers, their prepaid balances and limits."), err, created,
-    h("section", { class: "card" }, box), h("div", { class: "grid two" }, newTenant(), credit()));
+    h("section", { class: "card" }, box), h("div", { class: "grid two" }, newTenant(), credit(), limits()));
   let tenants = [];
 
   async function load() {
     tenants = await listAll("/v1/tenants");
-    box.replaceChildren(table(["Tenant", "Id", ["Balance", "num"], ["Credit limit", "num"], ["Burn /h", "num"], ["This month", "num"], ["Live rentals", "num"]],
+    box.replaceChildren(table(["Tenant", "Id", ["Balance", "num"], ["Credit limit", "num"], ["Monthly budget", "num"], ["Burn /h", "num"], ["This month", "num"], ["Live rentals", "num"]],
       tenants.map((t) => h("tr", { "data-tenant": t.id }, h("th", { scope: "row" }, t.name), h("td", { class: "mono" }, t.id),
-        h("td", { class: "num" }, fmtMoney(t.balance)), h("td", { class: "num" }, fmtMoney(t.credit_limit)),
-        h("td", { class: "num" }, fmtMoney(t.hourly_burn, 6)), h("td", { class: "num" }, fmtMoney(t.month_spent)), h("td", { class: "num" }, String(t.live_rentals)))),
+        h("td", { class: "num", "data-balance": t.id }, fmtMoney(t.balance, 6)), h("td", { class: "num", "data-limit": t.id }, fmtMoney(t.credit_limit, 6)),
+        h("td", { class: "num", "data-budget": t.id }, t.monthly_budget ? fmtMoney(t.monthly_budget, 6) : "none"),
+        h("td", { class: "num" }, fmtMoney(t.hourly_burn, 6)), h("td", { class: "num" }, fmtMoney(t.month_spent, 6)), h("td", { class: "num" }, String(t.live_rentals)))),
       { label: "Tenants", empty: "No tenants yet." }));
-    const keep = select.value;
-    select.replaceChildren(...tenants.map((t) => h("option", { value: t.id }, t.name + " (" + t.id + ")")));
-    if (keep) select.value = keep;
+    for (const sel of [select, limitSelect]) {
+      const keep = sel.value;
+      sel.replaceChildren(...tenants.map((t) => h("option", { value: t.id }, t.name + " (" + t.id + ")")));
+      if (keep) sel.value = keep;
+    }
+  }
+  // a tenant's credit limit and monthly budget (PATCH /v1/tenants/{id}); an empty budget
+  // removes the cap
+  function limits() {
+    const limit = h("input", { id: "lm-limit", inputmode: "decimal", placeholder: "unchanged" });
+    const budget = h("input", { id: "lm-budget", inputmode: "decimal", placeholder: "unchanged" });
+    const noBudget = h("input", { id: "lm-no-budget", type: "checkbox" });
+    const e = errorBox();
+    const form = h("form", { class: "stack" }, h("div", { class: "fields" }, h("label", { for: "lm-tenant" }, "Tenant", limitSelect),
+      h("label", { for: "lm-limit" }, "Credit limit", limit), h("label", { for: "lm-budget" }, "Monthly budget", budget)),
+      h("label", { for: "lm-no-budget", class: "inline" }, h("span", {}, noBudget, " no monthly budget (remove the cap)")),
+      e, h("div", { class: "actions" }, h("button", { type: "submit" }, "Save limits")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      if (limit.value.trim()) body.credit_limit = limit.value.trim();
+      if (noBudget.checked) body.monthly_budget = null;
+      else if (budget.value.trim()) body.monthly_budget = budget.value.trim();
+      if (!Object.keys(body).length) {
+        e.textContent = "Nothing to change: give a credit limit or a monthly budget.";
+        return;
+      }
+      try {
+        const t = await api("PATCH", "/v1/tenants/" + limitSelect.value, body);
+        e.textContent = "";
+        toast("Limits of " + t.name + ": credit limit " + fmtMoney(t.credit_limit, 6) + ", monthly budget " + (t.monthly_budget ? fmtMoney(t.monthly_budget, 6) : "none"));
+        form.reset();
+        await load();
+      } catch (x) { showError(e, x); }
+    });
+    return h("section", { class: "card", "aria-labelledby": "lm-h" }, h("h2", { id: "lm-h" }, "Limits"), form);
   }
   function newTenant() {
     const name = h("input", { id: "nt-name", required: true, autocomplete: "off" });
@@ -382,7 +424,7 @@ export async function tenantsView(main) {
       try {
         const c = await api("POST", "/v1/tenants/" + select.value + "/credits", { amount: amount.value.trim(), reference: ref.value.trim() }, { idempotencyKey: newIdempotencyKey() });
         e.textContent = "";
-        toast("Credited " + fmtMoney(c.amount) + ": balance " + fmtMoney(c.balance));
+        toast("Credited " + fmtMoney(c.amount, 6) + ": balance " + fmtMoney(c.balance, 6));
         amount.value = "";
         await load();
       } catch (x) { showError(e, x); }

@@ -29,13 +29,14 @@ export async function offersView(main, route) {
   const form = rentForm(offers, pre);
   const rows = offers.map((o) => h("tr", {},
     h("th", { scope: "row" }, o.gpu_model),
-    h("td", { class: "num" }, mib(o.memory_mib)),
-    h("td", { class: "num", "data-available": o.gpu_model }, String(o.available_gpus), h("span", { class: "muted" }, " (≤ " + o.max_gpus_per_host + "/host)")),
-    h("td", { class: "num" }, fmtMoney(o.on_demand_hourly)),
-    h("td", { class: "num" }, fmtMoney(o.spot_floor_hourly)),
-    h("td", { class: "num" }, fmtMoney(o.packages && o.packages.day)),
-    h("td", { class: "num" }, fmtMoney(o.packages && o.packages.week)),
-    h("td", { class: "num" }, fmtMoney(o.packages && o.packages.month)),
+    h("td", { class: "num" }, o.memory_mib ? mib(o.memory_mib) : "–"),
+    h("td", { class: "num", "data-available": o.gpu_model }, String(o.available_gpus), o.max_gpus_per_host ? h("span", { class: "muted" }, " (≤ " + o.max_gpus_per_host + "/host)") : null),
+    // prices as set, to the micro-unit (a 0.355 price is not 0.36)
+    h("td", { class: "num", "data-price": o.gpu_model }, fmtMoney(o.on_demand_hourly, 6)),
+    h("td", { class: "num" }, fmtMoney(o.spot_floor_hourly, 6)),
+    h("td", { class: "num" }, fmtMoney(o.packages && o.packages.day, 6)),
+    h("td", { class: "num" }, fmtMoney(o.packages && o.packages.week, 6)),
+    h("td", { class: "num" }, fmtMoney(o.packages && o.packages.month, 6)),
     h("td", { class: "act" }, h("button", { class: "small secondary", onclick: () => form.choose(o.gpu_model), "aria-label": "Rent " + o.gpu_model }, "Rent"))));
   main.append(
     pageHead("Offers", "What can be rented now. Prices per GPU-hour (" + session.currency + "); packages per GPU for the whole term."),
@@ -52,6 +53,7 @@ function rentForm(offers, preselect) {
   const bid = h("input", { id: "rent-bid", name: "max_hourly", inputmode: "decimal", placeholder: "e.g. 7.00", autocomplete: "off" });
   const bidLabel = h("label", { for: "rent-bid", hidden: true }, "Spot bid per GPU-hour", bid);
   const coupon = h("input", { id: "rent-coupon", name: "coupon", autocomplete: "off", placeholder: "optional" });
+  const queue = h("input", { id: "rent-queue", name: "queue", type: "checkbox" });
   const command = h("input", { id: "rent-command", name: "command", autocomplete: "off", placeholder: "optional, e.g. python train.py --epochs 3" });
   const q = { price: h("b", { id: "q-price" }, "–"), total: h("b", { id: "q-hourly" }, "–"), pay: h("b", { id: "q-total" }, "–"), discount: h("b", { id: "q-discount" }, "–") };
   const quoteErr = errorBox();
@@ -98,6 +100,7 @@ function rentForm(offers, preselect) {
       bidLabel,
       h("label", { for: "rent-coupon" }, "Coupon", coupon)),
     h("label", { for: "rent-command" }, "Workload command (run on the GPUs; leave empty to hold them)", command),
+    h("label", { for: "rent-queue", class: "inline" }, h("span", {}, queue, " wait in the queue when no GPUs are free now (it starts when they free up)")),
     h("div", { class: "quote", "aria-live": "polite", id: "quote" },
       h("div", {}, h("span", {}, "Price /GPU-h"), q.price),
       h("div", {}, h("span", {}, "Rate /h"), q.total),
@@ -117,6 +120,7 @@ function rentForm(offers, preselect) {
       return;
     }
     if (argv.length) b.workload = { command: argv };
+    if (queue.checked) b.queue = true;
     submit.disabled = true;
     try {
       const r = await api("POST", "/v1/rentals", b, { idempotencyKey: newIdempotencyKey() });
@@ -185,6 +189,7 @@ async function alternatives(box, wanted) {
   if (same && same.max_gpus_per_host > 0 && same.max_gpus_per_host < wanted.gpu_count) {
     box.append(h("br"), "Try " + same.max_gpus_per_host + " × " + same.gpu_model + ".");
   }
+  box.append(h("br"), "Or tick “wait in the queue” to have it start when GPUs free up.");
 }
 
 // ---- My rentals ---------------------------------------------------------------------------
@@ -193,8 +198,10 @@ async function alternatives(box, wanted) {
 // heartbeat) plus the rental's rate since then. The server can be a heartbeat behind this
 // estimate, so what is shown never goes back while the rental bills.
 const shown = new Map();
+const PACKAGES = ["day", "week", "month"];
 function ticking(r, fetchedAt) {
-  if (!r.billing) {
+  // a package is prepaid: its cost is what was paid, nothing accrues by the hour
+  if (!r.billing || PACKAGES.includes(r.term)) {
     shown.delete(r.id);
     return micros(r.accrued_cost);
   }
@@ -291,8 +298,8 @@ export async function rentalView(main, route) {
       stat("State", badge(r.state), r.end_reason ? endedText(r) : r.billing ? "billing" : "not billing", { id: "rental-state" }),
       stat("GPUs", r.gpu_count + " × " + r.gpu_model, r.host_id ? h("span", {}, "on ", h("span", { class: "mono" }, r.host_id), " ", r.simulated ? simBadge() : null) : "not placed"),
       stat("Price", fmtMoney(r.hourly_price, 6) + " /GPU-h", r.term.replace("_", "-") + (micros(r.discount) > 0n ? ", discount " + fmtMoney(r.discount, 6) : "")),
-      stat("Cost so far", money(ticking(r, fetchedAt)), session.currency + (r.billing ? ", ticking" : ""), { id: "rental-cost" }),
-      stat(r.ends_at ? "Ends" : "Started", r.ends_at ? fmtShort(r.ends_at) : fmtShort(r.started_at), r.ended_at ? "ended " + fmtTime(r.ended_at) : r.started_at ? "running " + fmtDuration((Date.now() - Date.parse(r.started_at)) / 1000) : "starting"));
+      stat("Cost so far", money(ticking(r, fetchedAt)), session.currency + (PACKAGES.includes(r.term) ? ", prepaid" : r.billing ? ", ticking" : ""), { id: "rental-cost" }),
+      stat(r.ends_at ? "Ends" : "Started", r.ends_at ? fmtShort(r.ends_at) : fmtShort(r.started_at), r.ended_at ? "ended " + fmtTime(r.ended_at) : r.started_at ? "running " + fmtDuration((Date.now() - Date.parse(r.started_at)) / 1000) : r.state === "pending" ? "queued: it starts when GPUs free up" : "starting", { id: "rental-when" }));
   }
   async function stop() {
     if (!(await confirmDialog("Stop " + r.id + "?", "Its workload is stopped and billing ends now.", "Stop rental"))) return;
@@ -368,11 +375,11 @@ export async function billingView(main) {
   const runway = b.runway_seconds === null || b.runway_seconds === undefined ? "no burn" : fmtDuration(b.runway_seconds);
   main.append(pageHead("Billing", "Prepaid balance, what runs now, and what you were charged."),
     h("div", { class: "stats" },
-      stat("Balance", fmtMoney(b.balance), session.currency, { id: "balance" }),
-      stat("Credit limit", fmtMoney(b.credit_limit), "the balance may go this far below zero"),
+      stat("Balance", fmtMoney(b.balance, 6), session.currency, { id: "balance" }),
+      stat("Credit limit", fmtMoney(b.credit_limit, 6), "the balance may go this far below zero"),
       stat("Burn", fmtMoney(b.hourly_burn, 6) + " /h", b.live_rentals + " live rental" + (b.live_rentals === 1 ? "" : "s")),
       stat("Runway", runway, "at the current burn", { id: "runway" }),
-      stat("This month", fmtMoney(b.month_spent), b.monthly_budget ? "of a budget of " + fmtMoney(b.monthly_budget) : "no monthly budget")),
+      stat("This month", fmtMoney(b.month_spent, 6), b.monthly_budget ? "of a budget of " + fmtMoney(b.monthly_budget, 6) : "no monthly budget", { id: "month-spent" })),
     err,
     h("section", { class: "card", "aria-labelledby": "usage-h" },
       h("div", { class: "page-head" }, h("h2", { id: "usage-h" }, "Usage this month"),
@@ -388,12 +395,17 @@ export async function billingView(main) {
           } }, "Download CSV"))),
       invoiceBox));
 
-  const lineRows = (lines) => lines.map((l) => h("tr", {},
-    h("td", {}, h("a", { href: "#/rentals/" + l.rental_id, class: "mono" }, l.rental_id)),
-    h("td", {}, l.kind), h("td", {}, l.gpu_count + " × " + l.gpu_model), h("td", {}, l.term),
+  // an adjustment (the operator's credit or charge) may have no rental, GPUs or term; its
+  // note names the closed month it corrects and the operator's reason
+  const dash = () => h("span", { class: "muted" }, "–");
+  const note = (l) => [l.corrects ? "for " + l.corrects : null, l.reason].filter(Boolean).join(": ");
+  const lineRows = (lines) => lines.map((l) => h("tr", { "data-kind": l.kind },
+    h("td", {}, l.rental_id ? h("a", { href: "#/rentals/" + l.rental_id, class: "mono" }, l.rental_id) : dash()),
+    h("td", {}, l.kind), h("td", {}, l.gpu_model ? l.gpu_count + " × " + l.gpu_model : dash()), h("td", {}, l.term || dash()),
     h("td", { class: "num" }, fmtDuration(l.seconds)), h("td", { class: "num" }, fmtMoney(l.list_amount, 6)),
-    h("td", { class: "num" }, fmtMoney(l.discount, 6)), h("td", { class: "num" }, fmtMoney(l.amount, 6))));
-  const heads = ["Rental", "Kind", "GPUs", "Term", ["Time", "num"], ["List", "num"], ["Discount", "num"], ["Amount", "num"]];
+    h("td", { class: "num" }, fmtMoney(l.discount, 6)), h("td", { class: "num" }, fmtMoney(l.amount, 6)),
+    h("td", { class: "note" }, note(l) || dash())));
+  const heads = ["Rental", "Kind", "GPUs", "Term", ["Time", "num"], ["List", "num"], ["Discount", "num"], ["Amount", "num"], "Note"];
   const u = await api("GET", "/v1/usage");
   usageBox.replaceChildren(table(heads, lineRows(u.data), { label: "Usage", empty: "Nothing charged this month." }),
     h("p", { class: "num" }, "Total ", h("b", { id: "usage-total" }, fmtMoney(u.total, 6)), " " + session.currency));

@@ -32,12 +32,12 @@ static const struct cli_noun nouns[] = {
     {"quote", cli_quote_commands, "the exact price of a rental before creating it"},
     {"usage", cli_usage_commands, "the tenant's line items for a period"},
     {"invoice", cli_invoice_commands, "the tenant's invoice for a calendar month"},
-    {"tenants", cli_tenants_commands, "(admin) create and list tenants"},
+    {"tenants", cli_tenants_commands, "(admin) create, list and change tenants"},
     {"keys", cli_keys_commands, "list, create, revoke and rotate API keys"},
     {"credits", cli_credits_commands, "(admin) top up a tenant's prepaid balance"},
     {"prices", cli_prices_commands, "(admin) set and list the price list"},
-    {"hosts", cli_hosts_commands, "(admin) list, drain and undrain hosts, make join tokens"},
-    {"coupons", cli_coupons_commands, "(admin) create coupons"},
+    {"hosts", cli_hosts_commands, "(admin) list, drain and undrain hosts, their cost, join tokens"},
+    {"coupons", cli_coupons_commands, "(admin) create and list coupons"},
     {"economics", cli_economics_commands, "(admin) utilization, revenue, margin and payback"},
     {"whatif", cli_whatif_commands, "(admin) the business case of one GPU, by hand"},
 };
@@ -440,6 +440,11 @@ int cli_main(int argc, char **argv)
         first = 2;
     }
     cli.cmd = cmd;
+    cli.args = calloc((size_t)argc, sizeof(*cli.args));
+    if (cli.args == NULL) {
+        fprintf(stderr, "gpurent: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
     rc = parse_line(&cli, argc, argv, first, &url, &key, &timeout_ms);
     if (rc != 0) {
         rc = rc < 0 ? 0 : rc;
@@ -462,6 +467,7 @@ int cli_main(int argc, char **argv)
 out:
     for (size_t i = 0; i < CLI_OPTIONS_MAX; i++)
         free(cli.values[i].list);
+    free(cli.args);
     free(cli.raw);
     client_free(cli.client);
     return rc;

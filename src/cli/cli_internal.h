@@ -21,7 +21,7 @@
 #define CLI_EXIT_FAIL   1
 #define CLI_EXIT_USAGE  2
 #define CLI_OPTIONS_MAX 24
-#define CLI_ARGS_MAX    4
+#define CLI_ARGS_MAX    4096 /* positional arguments (rentals stop ID...) */
 #define CLI_PATH_MAX    1024
 #define CLI_TEXT_MAX    128 /* a JSON scalar formatted for display (longer is cut) */
 
@@ -75,9 +75,9 @@ struct cli_command {
 struct cli {
     const struct cli_command *cmd;
     struct client *client;
-    bool json;  /* --json: print the server's JSON */
-    bool quiet; /* -q: print only ids */
-    const char *args[CLI_ARGS_MAX];
+    bool json;         /* --json: print the server's JSON */
+    bool quiet;        /* -q: print only ids */
+    const char **args; /* the positional arguments (owned array, borrowed strings) */
     unsigned nargs;
     char **rest; /* after `--`; borrowed from argv */
     int nrest;

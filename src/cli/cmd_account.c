@@ -63,8 +63,8 @@ static int offers(struct cli *cli)
         const char *row[9];
 
         row[0] = cli_field(o, "gpu_model", b[0]);
-        row[1] = NULL;
-        if (json_is_integer(mib)) {
+        row[1] = NULL; /* 0: no GPU of the model has registered, its memory is unknown */
+        if (json_is_integer(mib) && json_integer_value(mib) > 0) {
             snprintf(b[1], sizeof(b[1]), "%lld GiB", (long long)json_integer_value(mib) / 1024);
             row[1] = b[1];
         }
@@ -121,6 +121,16 @@ static int balance(struct cli *cli)
     runway = json_object_get(reply, "runway_seconds");
     kv_print(stdout, 13, "runway:",
              json_is_number(runway) ? cli_duration(runway, b) : "- (nothing is billing)");
+    /* the calendar month's spend, and its cap when the operator set one */
+    if (cli_field(reply, "month_spent", b) != NULL) {
+        char month[CLI_TEXT_MAX * 2 + 32], cap[CLI_TEXT_MAX];
+
+        if (cli_field(reply, "monthly_budget", cap) != NULL)
+            snprintf(month, sizeof(month), "%s spent of a %s budget", b, cap);
+        else
+            snprintf(month, sizeof(month), "%s spent (no monthly budget)", b);
+        kv_print(stdout, 13, "this month:", month);
+    }
     json_decref(reply);
     return 0;
 }
@@ -199,6 +209,15 @@ static int print_csv(struct cli *cli, const char *path)
     return 0;
 }
 
+/* After a failed usage or invoice request: the operator's key needs --tenant. */
+static int tenant_hint(const struct cli *cli, int rc)
+{
+    if (rc != 0 && !cli_opt(cli, "--tenant")->set &&
+        strstr(client_errmsg(), "tenant: required with an admin key") != NULL)
+        fprintf(stderr, "gpurent: with the operator's key, say whose: --tenant TENANT_ID\n");
+    return rc;
+}
+
 /* The query of usage and invoice: ?tenant= and ?format=csv from the options. */
 static int add_common_query(struct cli *cli, char *path)
 {
@@ -228,10 +247,10 @@ static int usage(struct cli *cli)
     if (rc != 0)
         return rc;
     if (cli_opt(cli, "--csv")->set)
-        return print_csv(cli, path);
+        return tenant_hint(cli, print_csv(cli, path));
     rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
     if (rc != 0)
-        return rc;
+        return tenant_hint(cli, rc);
     if (cli->json) {
         json_decref(reply);
         return cli_print_raw(cli);
@@ -255,10 +274,10 @@ static int invoice(struct cli *cli)
     if (rc != 0)
         return rc;
     if (cli_opt(cli, "--csv")->set)
-        return print_csv(cli, path);
+        return tenant_hint(cli, print_csv(cli, path));
     rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
     if (rc != 0)
-        return rc;
+        return tenant_hint(cli, rc);
     if (cli->json) {
         json_decref(reply);
         return cli_print_raw(cli);

@@ -130,6 +130,51 @@ static int tenants_show(struct cli *cli)
     return rc;
 }
 
+/* `tenants set ID`: the tenant's credit limit and monthly budget (PATCH /v1/tenants/{id}). */
+static int tenants_set(struct cli *cli)
+{
+    const struct cli_value *limit = cli_opt(cli, "--credit-limit"),
+                           *budget = cli_opt(cli, "--monthly-budget"),
+                           *no_budget = cli_opt(cli, "--no-monthly-budget");
+    char path[CLI_PATH_MAX], m[MONEY_STR_MAX], b[CLI_TEXT_MAX], c[CLI_TEXT_MAX];
+    json_t *body, *reply = NULL;
+    int rc;
+
+    if (!limit->set && !budget->set && !no_budget->set)
+        return cli_usage_error(
+            cli, "nothing to change: give --credit-limit, --monthly-budget or --no-monthly-budget");
+    if (budget->set && no_budget->set)
+        return cli_usage_error(cli, "give one of --monthly-budget and --no-monthly-budget");
+    rc = cli_path(cli, path, "/v1/tenants/", cli->args[0], "");
+    if (rc != 0)
+        return rc;
+    body = json_object();
+    if (body == NULL) {
+        fprintf(stderr, "gpurent: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    if (limit->set)
+        json_object_set_new(body, "credit_limit", json_string(cli_money_text(limit->money, m)));
+    if (budget->set)
+        json_object_set_new(body, "monthly_budget", json_string(cli_money_text(budget->money, m)));
+    if (no_budget->set)
+        json_object_set_new(body, "monthly_budget", json_null());
+    rc = cli_call(cli, "PATCH", path, body, NULL, &reply);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (cli->json)
+        rc = cli_print_raw(cli);
+    else if (cli->quiet)
+        printf("%s\n", cli->args[0]);
+    else
+        printf("tenant %s: credit limit %s, monthly budget %s\n", cli->args[0],
+               cli_field(reply, "credit_limit", b) ? b : "-",
+               cli_field(reply, "monthly_budget", c) ? c : "none");
+    json_decref(reply);
+    return rc;
+}
+
 /* ---- credits ------------------------------------------------------------------------ */
 
 static int credits_add(struct cli *cli)
@@ -307,13 +352,43 @@ static int prices_ls(struct cli *cli)
                              cli_field(pk, "week", b[4]),
                              cli_field(pk, "month", b[5])};
 
-        table_add(&t, row);
+        if (cli->quiet)
+            printf("%s\n", row[0] ? row[0] : "-");
+        else
+            table_add(&t, row);
     }
     json_decref(data);
+    if (cli->quiet) {
+        table_release(&t);
+        return 0;
+    }
     return print_table(&t);
 }
 
 /* ---- hosts -------------------------------------------------------------------------- */
+
+/* A host's cost basis on one line: "800000.00 bought 2026-11-25T..., 5 years, 3200 W, PUE 1.3,
+ * 0.60 /kWh, hosting 8700.00 /month"; "not set" without one. */
+static void print_cost_basis(const json_t *c)
+{
+    char p[CLI_TEXT_MAX], at[CLI_TEXT_MAX], y[CLI_TEXT_MAX], w[CLI_TEXT_MAX], pue[CLI_TEXT_MAX],
+        kwh[CLI_TEXT_MAX], hm[CLI_TEXT_MAX], sv[CLI_TEXT_MAX];
+
+    if (!json_is_object(c)) {
+        printf("not set ('gpurent hosts cost HOST_ID ...')\n");
+        return;
+    }
+    printf("%s bought %s, %s years", cli_field(c, "purchase_price", p) ? p : "-",
+           cli_field(c, "purchased_at", at) ? at : "-",
+           cli_field(c, "depreciation_years", y) ? y : "-");
+    if (json_is_number(json_object_get(c, "salvage_fraction")) &&
+        json_number_value(json_object_get(c, "salvage_fraction")) > 0)
+        printf(" (salvage %s)", cli_percent(json_object_get(c, "salvage_fraction"), sv));
+    printf(", %s W, PUE %s, %s /kWh, hosting %s /month\n", cli_field(c, "power_watts", w) ? w : "-",
+           cli_field(c, "pue", pue) ? pue : "-",
+           cli_field(c, "electricity_kwh_price", kwh) ? kwh : "-",
+           cli_field(c, "hosting_monthly", hm) ? hm : "-");
+}
 
 static int hosts_ls(struct cli *cli)
 {
@@ -399,6 +474,8 @@ static int hosts_show(struct cli *cli)
     kv_print(stdout, 15, "hostname:", cli_field(reply, "hostname", b));
     kv_print(stdout, 15, "state:", cli_field(reply, "state", b));
     kv_print(stdout, 15, "last heartbeat:", cli_field(reply, "last_heartbeat_at", b));
+    printf("%-15s ", "cost basis:");
+    print_cost_basis(json_object_get(reply, "cost"));
     printf("\n");
     table_init(&t, heads);
     json_array_foreach(json_object_get(reply, "gpus"), i, g)
@@ -471,6 +548,54 @@ static int hosts_undrain(struct cli *cli)
     return hosts_drain_common(cli, false);
 }
 
+/* `hosts cost ID`: the host's cost basis, which the economics are computed from
+ * (PUT /v1/hosts/{id}/cost). */
+static int hosts_cost(struct cli *cli)
+{
+    static const struct {
+        const char *option, *field;
+    } inputs[] = {
+        {"--purchase-price", "purchase_price"},   {"--purchased-at", "purchased_at"},
+        {"--years", "depreciation_years"},        {"--salvage", "salvage_fraction"},
+        {"--power-watts", "power_watts"},         {"--pue", "pue"},
+        {"--kwh-price", "electricity_kwh_price"}, {"--hosting-monthly", "hosting_monthly"},
+    };
+    char path[CLI_PATH_MAX];
+    json_t *body, *reply = NULL;
+    int rc;
+
+    for (size_t i = 0; i < ARRAY_SIZE(inputs); i++) {
+        if (strcmp(inputs[i].option, "--salvage") != 0 && !cli_opt(cli, inputs[i].option)->set)
+            return cli_usage_error(cli, "%s is required", inputs[i].option);
+    }
+    rc = cli_path(cli, path, "/v1/hosts/", cli->args[0], "/cost");
+    if (rc != 0)
+        return rc;
+    body = json_object();
+    if (body == NULL) {
+        fprintf(stderr, "gpurent: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(inputs); i++) {
+        if (cli_opt(cli, inputs[i].option)->set)
+            json_object_set_new(body, inputs[i].field, cli_opt_json(cli, inputs[i].option));
+    }
+    rc = cli_call(cli, "PUT", path, body, NULL, &reply);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        rc = cli_print_raw(cli);
+    } else if (cli->quiet) {
+        printf("%s\n", cli->args[0]);
+    } else {
+        printf("cost basis of %s: ", cli->args[0]);
+        print_cost_basis(json_object_get(reply, "cost"));
+    }
+    json_decref(reply);
+    return rc;
+}
+
 static int hosts_join_token(struct cli *cli)
 {
     char b[CLI_TEXT_MAX * 4], e[CLI_TEXT_MAX];
@@ -501,7 +626,9 @@ static int coupons_create(struct cli *cli)
     const struct cli_value *pct = cli_opt(cli, "--percent-off"),
                            *amount = cli_opt(cli, "--amount-off"),
                            *max = cli_opt(cli, "--max-redemptions"),
-                           *until = cli_opt(cli, "--valid-until"), *model = cli_opt(cli, "--model");
+                           *until = cli_opt(cli, "--valid-until"), *model = cli_opt(cli, "--model"),
+                           *term = cli_opt(cli, "--term"), *automatic = cli_opt(cli, "--automatic"),
+                           *reusable = cli_opt(cli, "--reusable");
     char m[MONEY_STR_MAX], b[CLI_TEXT_MAX];
     json_t *body, *reply = NULL;
     int rc;
@@ -523,6 +650,12 @@ static int coupons_create(struct cli *cli)
         json_object_set_new(body, "valid_until", json_string(until->text));
     if (model->set)
         json_object_set_new(body, "gpu_model", json_string(model->text));
+    if (term->set)
+        json_object_set_new(body, "term", json_string(term->text));
+    if (automatic->set)
+        json_object_set_new(body, "automatic", json_true());
+    if (reusable->set)
+        json_object_set_new(body, "once_per_tenant", json_false());
     rc = cli_call(cli, "POST", "/v1/coupons", body, NULL, &reply);
     json_decref(body);
     if (rc != 0)
@@ -532,7 +665,7 @@ static int coupons_create(struct cli *cli)
     } else if (cli->quiet) {
         printf("%s\n", cli_field(reply, "id", b) ? b : cli->args[0]);
     } else {
-        printf("created coupon %s", cli->args[0]);
+        printf("created %s %s", automatic->set ? "promotion" : "coupon", cli->args[0]);
         if (cli_field(reply, "id", b) != NULL)
             printf(" (%s)", b);
         if (pct->set)
@@ -541,6 +674,8 @@ static int coupons_create(struct cli *cli)
             printf(": %s off", cli_money_text(amount->money, m));
         if (model->set)
             printf(" %s", model->text);
+        if (term->set)
+            printf(" %s", term->text);
         if (max->set)
             printf(", %llu redemptions", (unsigned long long)max->count);
         if (until->set)
@@ -556,6 +691,25 @@ static int coupons_create(struct cli *cli)
 static const struct cli_option tenants_create_options[] = {
     {"--credit-limit", OPT_MONEY, "AMOUNT", "how far below zero the balance may go (default 0)", 0,
      0},
+    {0},
+};
+
+static const struct cli_option tenants_set_options[] = {
+    {"--credit-limit", OPT_MONEY, "AMOUNT", "how far below zero the balance may go", 0, 0},
+    {"--monthly-budget", OPT_MONEY, "AMOUNT", "cap a calendar month's spend at AMOUNT", 0, 0},
+    {"--no-monthly-budget", OPT_FLAG, NULL, "remove the monthly budget (no cap)", 0, 0},
+    {0},
+};
+
+static const struct cli_option hosts_cost_options[] = {
+    {"--purchase-price", OPT_MONEY, "AMOUNT", "what the host cost to buy (required)", 0, 0},
+    {"--purchased-at", OPT_TIME, "TIME", "when it was bought (required)", 0, 0},
+    {"--years", OPT_COUNT, "YEARS", "depreciation years (required)", 1, 100},
+    {"--salvage", OPT_NUMBER, "RATIO", "the resale value at the end, 0 to 1 (default 0)", 0, 1},
+    {"--power-watts", OPT_COUNT, "WATTS", "the host's rated GPU power draw (required)", 0, 1000000},
+    {"--pue", OPT_NUMBER, "RATIO", "the data centre's PUE, 1 to 5 (required)", 1, 5},
+    {"--kwh-price", OPT_MONEY, "AMOUNT", "electricity per kWh (required)", 0, 0},
+    {"--hosting-monthly", OPT_MONEY, "AMOUNT", "hosting cost of the host a month (required)", 0, 0},
     {0},
 };
 
@@ -589,6 +743,9 @@ static const struct cli_option coupons_options[] = {
     {"--max-redemptions", OPT_COUNT, "N", "how many times it can be used", 1, 1e9},
     {"--valid-until", OPT_TIME, "TIME", "the last moment it can be used", 0, 0},
     {"--model", OPT_TEXT, "MODEL", "only for this GPU model", 0, 0},
+    {"--term", OPT_TEXT, "TERM", "only for this term: on_demand, spot, day, week or month", 0, 0},
+    {"--automatic", OPT_FLAG, NULL, "a promotion: applied to every matching rental, no code", 0, 0},
+    {"--reusable", OPT_FLAG, NULL, "a tenant may redeem it more than once", 0, 0},
     {0},
 };
 
@@ -618,6 +775,21 @@ const struct cli_command cli_tenants_commands[] = {
         .args = "TENANT_ID",
         .min_args = 1,
         .max_args = 1,
+    },
+    {
+        .noun = "tenants",
+        .verb = "set",
+        .fn = tenants_set,
+        .summary = "change a tenant's credit limit and monthly budget",
+        .args = "TENANT_ID",
+        .min_args = 1,
+        .max_args = 1,
+        .options = tenants_set_options,
+        .details =
+            "A tenant's rentals end with end_reason budget when the month's spend reaches\n"
+            "its monthly budget.\n"
+            "example:\n"
+            "  gpurent tenants set tnt_dn9kd5hyxyx1z --credit-limit 100 --monthly-budget 5000\n",
     },
     {0},
 };
@@ -711,6 +883,20 @@ const struct cli_command cli_hosts_commands[] = {
     },
     {
         .noun = "hosts",
+        .verb = "cost",
+        .fn = hosts_cost,
+        .summary = "set a host's cost basis, which the economics use",
+        .args = "HOST_ID",
+        .min_args = 1,
+        .max_args = 1,
+        .options = hosts_cost_options,
+        .details = "example (the demo's A100 host: 8 cards of 100000, 1.80 /GPU-h of opex):\n"
+                   "  gpurent hosts cost hst_dn9kd5hyxyx1z --purchase-price 800000 \\\n"
+                   "      --purchased-at 2026-01-01 --years 5 --power-watts 3200 --pue 1.3 \\\n"
+                   "      --kwh-price 0.60 --hosting-monthly 8700\n",
+    },
+    {
+        .noun = "hosts",
         .verb = "join-token",
         .fn = hosts_join_token,
         .summary = "make a one-use token for a new host's agent",
@@ -720,11 +906,12 @@ const struct cli_command cli_hosts_commands[] = {
 
 static int coupons_ls(struct cli *cli)
 {
-    static const char *const heads[] = {"ID",   "CODE",  "PERCENT OFF", ">AMOUNT OFF", "MODEL",
-                                        "TERM", ">USED", ">MAX",        "VALID UNTIL", NULL};
-    static const char *const fields[] = {"id",         "code", "percent_off", "amount_off",
-                                         "gpu_model",  "term", "redemptions", "max_redemptions",
-                                         "valid_until"};
+    static const char *const heads[] = {"ID",          "CODE",      "PERCENT OFF", ">AMOUNT OFF",
+                                        "MODEL",       "TERM",      ">USED",       ">MAX",
+                                        "VALID UNTIL", "AUTOMATIC", NULL};
+    static const char *const fields[] = {
+        "id",   "code",        "percent_off",     "amount_off",  "gpu_model",
+        "term", "redemptions", "max_redemptions", "valid_until", "automatic"};
 
     return cli_list_table(cli, "/v1/coupons", heads, fields);
 }
@@ -734,7 +921,12 @@ const struct cli_command cli_coupons_commands[] = {
         .noun = "coupons",
         .verb = "create",
         .fn = coupons_create,
-        .summary = "create a coupon",
+        .summary = "create a coupon (or, with --automatic, a promotion)",
+        .details =
+            "A coupon is redeemed by its code (--coupon CODE), once per tenant unless\n"
+            "--reusable; a promotion (--automatic) applies to every rental it matches.\n"
+            "example:\n"
+            "  gpurent coupons create AUTUMN --automatic --percent-off 20 --model A100-80G\n",
         .args = "CODE",
         .min_args = 1,
         .max_args = 1,

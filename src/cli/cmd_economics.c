@@ -13,7 +13,7 @@
 
 #define MODELS_MAX (TABLE_COLS_MAX - 2) /* metric name + total */
 
-enum metric_kind { M_HOURS, M_MONEY, M_RATIO, M_YEARS };
+enum metric_kind { M_COUNT, M_HOURS, M_MONEY, M_RATIO, M_YEARS };
 
 struct metric {
     const char *key;   /* the field of the reply */
@@ -22,6 +22,7 @@ struct metric {
 };
 
 static const struct metric metrics[] = {
+    {"gpus", "GPUs", M_COUNT},
     {"gpu_hours_available", "GPU-hours available", M_HOURS},
     {"gpu_hours_rented", "GPU-hours rented", M_HOURS},
     {"utilization", "utilization", M_RATIO},
@@ -49,6 +50,7 @@ static const char *metric_text(const struct metric *m, const json_t *v, char *bu
     case M_YEARS:
         snprintf(buf, CLI_TEXT_MAX, "%.2f", json_number_value(v));
         return buf;
+    case M_COUNT:
     case M_MONEY:
         break;
     }

@@ -25,6 +25,12 @@ static bool valid_term(const char *t)
     return false;
 }
 
+/* day, week and month packages are bought at creation, for the whole term */
+static bool is_package(const char *term)
+{
+    return strcmp(term, "day") == 0 || strcmp(term, "week") == 0 || strcmp(term, "month") == 0;
+}
+
 /* "30.20" for gpu_count x hourly_price, or NULL when the fields are not what we expect. */
 static const char *whole_rate(const json_t *r, char buf[MONEY_STR_MAX])
 {
@@ -71,7 +77,11 @@ static void print_rental(const json_t *r)
     kv_print(stdout, 13, "gpus:", gpus_text(r, gpus, sizeof(gpus)));
     kv_print(stdout, 13, "term:", cli_field(r, "term", b));
     if (hp != NULL) {
-        if (whole != NULL)
+        const char *term = json_string_value(json_object_get(r, "term"));
+
+        if (term != NULL && is_package(term) && cli_field(r, "cost", b) != NULL)
+            snprintf(price, sizeof(price), "%s /GPU-h (%s prepaid for the %s)", hp, b, term);
+        else if (whole != NULL)
             snprintf(price, sizeof(price), "%s /GPU-h (%s /h)", hp, whole);
         else
             snprintf(price, sizeof(price), "%s /GPU-h", hp);
@@ -101,24 +111,20 @@ static void print_rental(const json_t *r)
         kv_print(stdout, 13, "requeued as:", cli_field(r, "requeued_as", b));
 }
 
-/* For --wait: how a rental that ended before it could be seen running ended. A start that
- * failed is a failure (exit 1, the agent's words on stderr); a workload that ran and exited
- * is not. */
-static int print_ended(const json_t *r)
+/* For --wait: how a rental that ended before it could be seen running ended (the exit
+ * status is ended_badly's). A start that failed says why on stderr, in the host's words. */
+static void print_ended(const json_t *r)
 {
     char b[CLI_TEXT_MAX], code[CLI_TEXT_MAX];
     const char *why = cli_field(r, "end_reason", b);
 
-    if (why != NULL && strcmp(why, "failed_to_start") == 0) {
+    if (why != NULL && strcmp(why, "failed_to_start") == 0)
         fprintf(stderr, "gpurent: the rental failed to start: %s\n",
                 cli_field(r, "end_detail", code) ? code : "(no detail from the host)");
-        return CLI_EXIT_FAIL;
-    }
-    if (json_is_integer(json_object_get(r, "exit_code")))
+    else if (json_is_integer(json_object_get(r, "exit_code")))
         printf("ended: %s (exit code %s)\n", why ? why : "?", cli_field(r, "exit_code", code));
     else
         printf("ended: %s\n", why ? why : "?");
-    return 0;
 }
 
 static void sleep_ms(long ms)
@@ -156,6 +162,20 @@ static int wait_running(struct cli *cli, const char *id, int64_t timeout_s, json
         if (rc != 0)
             return rc;
     }
+}
+
+/* An ended rental that did not end by its workload exiting with 0 (failed to start, exited
+ * with an error, stopped, preempted...). */
+static bool ended_badly(const json_t *r)
+{
+    const char *state = json_string_value(json_object_get(r, "state"));
+    const char *reason = json_string_value(json_object_get(r, "end_reason"));
+    const json_t *code = json_object_get(r, "exit_code");
+
+    if (state == NULL || strcmp(state, "ended") != 0)
+        return false;
+    return reason == NULL || strcmp(reason, "exited") != 0 || !json_is_integer(code) ||
+           json_integer_value(code) != 0;
 }
 
 /* --idle-stop PCT:MINUTES -> {below_util_pct, minutes} */
@@ -276,8 +296,12 @@ static int rentals_create(struct cli *cli)
     rc = idle->set ? idle_stop(cli, idle->text, body) : 0;
     if (rc == 0)
         rc = workload(cli, body);
-    if (rc == 0)
+    if (rc == 0) {
         rc = cli_call(cli, "POST", "/v1/rentals", body, idem->set ? idem->text : NULL, &reply);
+        if (rc != 0 && !queue->set && strstr(client_errmsg(), "409 conflict: no capacity") != NULL)
+            fprintf(stderr, "gpurent: see 'gpurent offers' for what is free now, or add --queue to "
+                            "wait for GPUs\n");
+    }
     if (rc != 0)
         goto out;
     id = json_string_value(json_object_get(reply, "id"));
@@ -297,9 +321,11 @@ static int rentals_create(struct cli *cli)
             rc = rc ? rc : CLI_EXIT_FAIL;
             goto out;
         }
+        /* it ended while we waited: a success only when its workload exited with 0 */
+        rc = ended_badly(reply) ? CLI_EXIT_FAIL : 0;
     }
     if (cli->json) {
-        rc = cli_print_raw(cli);
+        cli_print_raw(cli);
         goto out;
     }
     if (cli->quiet) {
@@ -312,7 +338,9 @@ static int rentals_create(struct cli *cli)
            json_string_value(json_object_get(reply, "hourly_price"))
                ? json_string_value(json_object_get(reply, "hourly_price"))
                : "?");
-    if (whole_rate(reply, rate) != NULL)
+    if (is_package(term_name) && cli_field(reply, "cost", b) != NULL)
+        printf(" (%s prepaid for the %s)", b, term_name); /* nothing accrues by the hour */
+    else if (whole_rate(reply, rate) != NULL)
         printf(" (%s /h)", rate);
     if (cli_field(reply, "host_id", b) != NULL)
         printf(" on %s", b);
@@ -320,20 +348,40 @@ static int rentals_create(struct cli *cli)
     if (state != NULL && strcmp(state, "pending") == 0)
         printf("queued: it starts when GPUs free up ('gpurent rentals show %s')\n", id);
     if (state != NULL && strcmp(state, "ended") == 0)
-        rc = print_ended(reply);
+        print_ended(reply);
 out:
     json_decref(body);
     json_decref(reply);
     return rc;
 }
 
+/* Whether the key is the operator's (GET /v1/platform says the caller's role). */
+static bool caller_is_admin(struct cli *cli)
+{
+    json_t *reply = NULL;
+    bool admin;
+
+    if (cli_call(cli, "GET", "/v1/platform", NULL, NULL, &reply) != 0)
+        return false;
+    admin = json_is_string(json_object_get(reply, "role")) &&
+            strcmp(json_string_value(json_object_get(reply, "role")), "admin") == 0;
+    json_decref(reply);
+    return admin;
+}
+
 static int rentals_ls(struct cli *cli)
 {
-    static const char *const heads[] = {"ID",      "STATE",        "MODEL", ">GPUS",
-                                        "TERM",    ">PRICE/GPU-H", ">COST", "HOST",
-                                        "CREATED", "END REASON",   NULL};
+    /* the operator sees every tenant's rentals: a TENANT column says whose */
+    static const char *const heads[] = {"ID",    "TENANT",  "STATE",        "MODEL",
+                                        ">GPUS", "TERM",    ">PRICE/GPU-H", ">COST",
+                                        "HOST",  "CREATED", "END REASON",   NULL};
+    static const char *const fields[] = {"id",        "tenant_id",  "state",        "gpu_model",
+                                         "gpu_count", "term",       "hourly_price", "accrued_cost",
+                                         "host_id",   "created_at", "end_reason"};
     const struct cli_value *state = cli_opt(cli, "--state"), *tenant = cli_opt(cli, "--tenant");
     char path[CLI_PATH_MAX] = "/v1/rentals";
+    const char *h[ARRAY_SIZE(heads)];
+    size_t nh = 0, skip = 1; /* the TENANT column, unless the operator lists everyone's */
     json_t *data = NULL, *r;
     struct table t;
     size_t i;
@@ -350,16 +398,24 @@ static int rentals_ls(struct cli *cli)
         json_decref(data);
         return cli_print_raw(cli);
     }
-    table_init(&t, heads);
+    if (!cli->quiet && !tenant->set && caller_is_admin(cli))
+        skip = ARRAY_SIZE(fields);
+    for (size_t k = 0; heads[k] != NULL; k++) {
+        if (k != skip)
+            h[nh++] = heads[k];
+    }
+    h[nh] = NULL;
+    table_init(&t, h);
     json_array_foreach(data, i, r)
     {
-        char b[10][CLI_TEXT_MAX];
-        const char *row[] = {cli_field(r, "id", b[0]),           cli_field(r, "state", b[1]),
-                             cli_field(r, "gpu_model", b[2]),    cli_field(r, "gpu_count", b[3]),
-                             cli_field(r, "term", b[4]),         cli_field(r, "hourly_price", b[5]),
-                             cli_field(r, "accrued_cost", b[6]), cli_field(r, "host_id", b[7]),
-                             cli_field(r, "created_at", b[8]),   cli_field(r, "end_reason", b[9])};
+        char b[ARRAY_SIZE(fields)][CLI_TEXT_MAX];
+        const char *row[ARRAY_SIZE(fields)];
+        size_t n = 0;
 
+        for (size_t k = 0; k < ARRAY_SIZE(fields); k++) {
+            if (k != skip)
+                row[n++] = cli_field(r, fields[k], b[k]);
+        }
         if (cli->quiet)
             printf("%s\n", row[0] ? row[0] : "-");
         else
@@ -393,6 +449,89 @@ static int rentals_show(struct cli *cli)
     return rc;
 }
 
+/* `rentals telemetry ID`: each GPU's last report while the rental held it, and its mean
+ * utilization over the reports the server keeps (GET /v1/rentals/{id}/telemetry). */
+static int rentals_telemetry(struct cli *cli)
+{
+    static const char *const heads[] = {">GPU",   "UUID",  ">UTIL", ">MEAN UTIL", ">MEMORY",
+                                        ">POWER", ">TEMP", "AT",    NULL};
+    char path[CLI_PATH_MAX];
+    json_t *reply = NULL, *g;
+    struct table t;
+    size_t i;
+    int rc;
+
+    rc = cli_path(cli, path, "/v1/rentals/", cli->args[0], "/telemetry");
+    if (rc == 0)
+        rc = cli_call(cli, "GET", path, NULL, NULL, &reply);
+    if (rc != 0)
+        return rc;
+    if (cli->json) {
+        json_decref(reply);
+        return cli_print_raw(cli);
+    }
+    table_init(&t, heads);
+    json_array_foreach(json_object_get(reply, "gpus"), i, g)
+    {
+        const json_t *samples = json_object_get(g, "samples"), *last, *s;
+        size_t n = json_array_size(samples), j, k = 0;
+        char c[8][CLI_TEXT_MAX];
+        const char *row[8];
+        double sum = 0;
+
+        last = n > 0 ? json_array_get(samples, n - 1) : NULL;
+        json_array_foreach(samples, j, s)
+        {
+            if (json_is_number(json_object_get(s, "util_pct"))) {
+                sum += json_number_value(json_object_get(s, "util_pct"));
+                k++;
+            }
+        }
+        row[0] = cli_field(g, "index", c[0]);
+        row[1] = cli_field(g, "uuid", c[1]);
+        row[2] = NULL;
+        if (json_is_number(json_object_get(last, "util_pct"))) {
+            snprintf(c[2], CLI_TEXT_MAX, "%.0f%%",
+                     json_number_value(json_object_get(last, "util_pct")));
+            row[2] = c[2];
+        }
+        row[3] = NULL;
+        if (k > 0) {
+            snprintf(c[3], CLI_TEXT_MAX, "%.0f%%", sum / (double)k);
+            row[3] = c[3];
+        }
+        row[4] = NULL;
+        if (json_is_integer(json_object_get(last, "mem_used_mib"))) {
+            snprintf(c[4], CLI_TEXT_MAX, "%lld MiB",
+                     (long long)json_integer_value(json_object_get(last, "mem_used_mib")));
+            row[4] = c[4];
+        }
+        row[5] = NULL;
+        if (json_is_number(json_object_get(last, "power_w"))) {
+            snprintf(c[5], CLI_TEXT_MAX, "%.0f W",
+                     json_number_value(json_object_get(last, "power_w")));
+            row[5] = c[5];
+        }
+        row[6] = NULL;
+        if (json_is_number(json_object_get(last, "temp_c"))) {
+            snprintf(c[6], CLI_TEXT_MAX, "%.0f C",
+                     json_number_value(json_object_get(last, "temp_c")));
+            row[6] = c[6];
+        }
+        row[7] = cli_field(last, "at", c[7]);
+        table_add(&t, row);
+    }
+    if (json_array_size(json_object_get(reply, "gpus")) == 0)
+        printf("no telemetry: the rental holds no GPUs, or none has reported yet\n");
+    else if (table_print(&t, stdout) != 0)
+        rc = CLI_EXIT_FAIL;
+    table_release(&t);
+    json_decref(reply);
+    return rc;
+}
+
+/* Stop each rental; one that cannot be stopped (an unknown id) is reported and the others
+ * are still stopped: exit status 1 when any failed. */
 static int rentals_stop(struct cli *cli)
 {
     char path[CLI_PATH_MAX], b[CLI_TEXT_MAX], b2[CLI_TEXT_MAX];
@@ -400,12 +539,15 @@ static int rentals_stop(struct cli *cli)
     const char *cost, *reason;
     int rc = 0;
 
-    for (unsigned i = 0; i < cli->nargs && rc == 0; i++) {
-        rc = cli_path(cli, path, "/v1/rentals/", cli->args[i], "/stop");
-        if (rc == 0)
-            rc = cli_call(cli, "POST", path, NULL, NULL, &reply);
-        if (rc != 0)
-            break;
+    for (unsigned i = 0; i < cli->nargs; i++) {
+        int one = cli_path(cli, path, "/v1/rentals/", cli->args[i], "/stop");
+
+        if (one == 0)
+            one = cli_call(cli, "POST", path, NULL, NULL, &reply);
+        if (one != 0) {
+            rc = rc ? rc : one;
+            continue;
+        }
         if (cli->json) {
             cli_print_raw(cli);
         } else if (cli->quiet) {
@@ -524,6 +666,8 @@ static const struct cli_option quote_options[] = {
 static const char create_details[] =
     "Billing runs from the moment the workload runs until it ends or is stopped.\n"
     "Without a command the GPUs are held for you until 'gpurent rentals stop ID'.\n"
+    "With --wait, a rental that ends before it is seen running exits 1 unless its\n"
+    "workload exited with 0 (the end reason and exit code are printed).\n"
     "\n"
     "example:\n"
     "  gpurent rentals create --model A100-80G --count 2 --max-cost 10 -- python train.py\n";
@@ -542,7 +686,7 @@ const struct cli_command cli_rentals_commands[] = {
         .noun = "rentals",
         .verb = "ls",
         .fn = rentals_ls,
-        .summary = "list your rentals (admin: everyone's)",
+        .summary = "list your rentals (admin: everyone's, with a TENANT column)",
         .options = ls_options,
     },
     {
@@ -559,9 +703,21 @@ const struct cli_command cli_rentals_commands[] = {
         .verb = "stop",
         .fn = rentals_stop,
         .summary = "end rentals now; billing stops (idempotent)",
+        .details = "Every id is stopped even when another one fails; the exit status is then 1.\n",
         .args = "RENTAL_ID...",
         .min_args = 1,
         .max_args = CLI_ARGS_MAX,
+    },
+    {
+        .noun = "rentals",
+        .verb = "telemetry",
+        .fn = rentals_telemetry,
+        .summary = "each GPU's utilization, memory, power and temperature",
+        .args = "RENTAL_ID",
+        .min_args = 1,
+        .max_args = 1,
+        .details = "The last report of each GPU while the rental held it, and the mean\n"
+                   "utilization over the reports the server keeps (the last hour or so).\n",
     },
     {
         .noun = "rentals",

@@ -57,14 +57,61 @@ void table_add(struct table *t, const char *const *cells)
     t->rows++;
 }
 
-static void print_row(const struct table *t, FILE *f, const size_t *width, const char *const *cells)
+/* A plain decimal number ("-2.50", "182.40", "16"): its length from the '.' (0 without one),
+ * or -1 for any other text. */
+static int decimal_tail(const char *s)
+{
+    const char *dot = NULL, *p = s;
+
+    if (*p == '-')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p; p++) {
+        if (*p == '.' && dot == NULL && p[1] != '\0')
+            dot = p;
+        else if (*p < '0' || *p > '9')
+            return -1;
+    }
+    return dot ? (int)(p - dot) : 0;
+}
+
+/* Right-aligned columns whose cells are all decimal numbers (or "-") are aligned on the
+ * decimal point: tail[i] is the longest ".ddd" of column i, or -1 when it is not such a
+ * column. */
+static void decimal_tails(const struct table *t, int *tail)
+{
+    for (size_t i = 0; i < t->cols; i++) {
+        tail[i] = t->right[i] ? 0 : -1;
+        for (size_t r = 0; r < t->rows && tail[i] >= 0; r++) {
+            const char *c = t->cells[r * t->cols + i];
+            int n = decimal_tail(c);
+
+            if (n < 0 && strcmp(c, "-") != 0)
+                tail[i] = -1;
+            else if (n > tail[i])
+                tail[i] = n;
+        }
+    }
+}
+
+/* The spaces after a cell that line its decimal point up with the column's. */
+static int cell_pad(const int *tail, size_t col, const char *cell)
+{
+    int n = tail[col] > 0 ? decimal_tail(cell) : -1;
+
+    return n < 0 ? 0 : tail[col] - n;
+}
+
+static void print_row(const struct table *t, FILE *f, const size_t *width, const int *tail,
+                      const char *const *cells, bool head)
 {
     for (size_t i = 0; i < t->cols; i++) {
         bool last = i + 1 == t->cols;
-        int w = (int)width[i];
+        int w = (int)width[i], pad = head ? 0 : cell_pad(tail, i, cells[i]);
 
         if (t->right[i])
-            fprintf(f, "%*s", w, cells[i]);
+            fprintf(f, "%*s%*s", w - pad, cells[i], pad, "");
         else if (last)
             fputs(cells[i], f); /* no trailing spaces */
         else
@@ -76,21 +123,24 @@ static void print_row(const struct table *t, FILE *f, const size_t *width, const
 int table_print(const struct table *t, FILE *f)
 {
     size_t width[TABLE_COLS_MAX] = {0};
+    int tail[TABLE_COLS_MAX];
 
     if (t->oom)
         return -1;
+    decimal_tails(t, tail);
     for (size_t i = 0; i < t->cols; i++) {
         width[i] = strlen(t->heads[i]);
         for (size_t r = 0; r < t->rows; r++) {
-            size_t n = strlen(t->cells[r * t->cols + i]);
+            const char *c = t->cells[r * t->cols + i];
+            size_t n = strlen(c) + (size_t)cell_pad(tail, i, c);
 
             if (n > width[i])
                 width[i] = n;
         }
     }
-    print_row(t, f, width, t->heads);
+    print_row(t, f, width, tail, t->heads, true);
     for (size_t r = 0; r < t->rows; r++)
-        print_row(t, f, width, (const char *const *)&t->cells[r * t->cols]);
+        print_row(t, f, width, tail, (const char *const *)&t->cells[r * t->cols], false);
     return 0;
 }
 

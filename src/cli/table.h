@@ -3,6 +3,8 @@
  *
  * A table collects its rows first (cells are copied), then prints every column as wide as
  * its widest cell, two spaces apart; columns marked right-aligned suit money and counts.
+ * A right-aligned column whose cells are all decimal numbers (or "-") is aligned on the
+ * decimal point, as the API's money has 2 to 6 decimals ("182.40" over "0.07165 ").
  */
 #ifndef GPURENT_CLI_TABLE_H
 #define GPURENT_CLI_TABLE_H

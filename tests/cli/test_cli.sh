@@ -153,7 +153,8 @@ expect 0 "" T balance
 expect_out "balance:      1000.00
 credit limit: 0.00
 burn rate:    0.00 /h
-runway:       - (nothing is billing)"
+runway:       - (nothing is billing)
+this month:   0.00 spent (no monthly budget)"
 
 expect 0 "" T rentals create --model A100-80G --count 2
 id=$(sed -n 's/^created rental \(rnt_[0-9a-z]*\): .*/\1/p' "$tmp/out")
@@ -213,6 +214,17 @@ for u in $busy; do
     ((u >= 85 && u <= 99)) || fail "hosts show: utilization $u% of a running rental"
 done
 
+# the tenant sees its own GPUs' telemetry: the last report of each, busy while it runs
+expect 0 "" T rentals telemetry "$id"
+[[ "$(head -n 1 "$tmp/out")" =~ ^GPU\ +UUID\ +UTIL\ +MEAN\ UTIL\ +MEMORY\ +POWER\ +TEMP\ +AT$ ]] ||
+    fail "rentals telemetry: $(cat "$tmp/out")"
+[[ $(grep -cE "^ +[0-7]  GPU-SIM-sim-a100-[12]-[0-7] +[0-9]+% +[0-9]+% +[0-9]+ MiB +[0-9]+ W +[0-9]+ C +20[0-9-]+T" "$tmp/out") == 2 ]] ||
+    fail "rentals telemetry: not 2 GPUs: $(cat "$tmp/out")"
+for u in $(awk 'NR > 1 { sub("%", "", $3); print $3 }' "$tmp/out"); do
+    ((u >= 85 && u <= 99)) || fail "rentals telemetry: utilization $u% of a running rental"
+done
+expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' T rentals telemetry rnt_0000000000000
+
 # cost grows: never down while running, and what the stop settles is exact
 sleep 1
 run T rentals show "$id"
@@ -246,7 +258,8 @@ expect 0 "" T balance
 expect_out "balance:      $left
 credit limit: 0.00
 burn rate:    0.00 /h
-runway:       - (nothing is billing)"
+runway:       - (nothing is billing)
+this month:   $cost spent (no monthly budget)"
 
 # --json prints the server's JSON
 expect 0 "" T rentals show "$id" --json
@@ -308,9 +321,29 @@ expect 1 "gpurent: 400 bad request: max_hourly: 1.00 is below the spot floor 6.0
     T rentals create --model A100-80G --term spot --bid 1
 expect 0 "" T rentals create --model H100-80G --count 8 -q
 h100=$(cat "$tmp/out")
-expect 1 "gpurent: 409 conflict: no capacity: 0 GPUs of H100-80G free, at most 0 on one host" \
+expect 1 "gpurent: 409 conflict: no capacity: 0 GPUs of H100-80G free, at most 0 on one host
+gpurent: see 'gpurent offers' for what is free now, or add --queue to wait for GPUs" \
     T rentals create --model H100-80G --count 1
 expect 0 "" T rentals stop "$h100"
+# the operator's usage needs --tenant: the server's detail, and the option to use
+expect 1 "gpurent: 400 bad request: tenant: required with an admin key (tenant=tnt_...)
+gpurent: with the operator's key, say whose: --tenant TENANT_ID" A usage
+
+# stop takes any number of ids (rentals ls -q | xargs), and an unknown one does not keep
+# the others running: each is stopped, the failure is reported, the exit status is 1
+ids=()
+for _ in 1 2 3 4 5; do
+    run T rentals create --model A100-80G -q
+    ids+=("$(cat "$tmp/out")")
+done
+expect 1 'gpurent: 404 not found: unknown rental "rnt_0000000000000"' \
+    T rentals stop "${ids[0]}" rnt_0000000000000 "${ids[@]:1}"
+[[ $(grep -c "^stopped rnt_[0-9a-z]*: cost " "$tmp/out") == 5 ]] || fail "stop of 5 + 1: $(cat "$tmp/out")"
+for r in "${ids[@]}"; do
+    run T rentals show "$r"
+    [[ $(field "$tmp/out" state) == ended && $(field "$tmp/out" "end reason") == stopped ]] ||
+        fail "$r was not stopped: $(cat "$tmp/out")"
+done
 
 # ---- usage errors: exit status 2, nothing sent -----------------------------------------------
 expect_first 2 "gpurent: rentals create: --model is required (see 'gpurent offers')" T rentals create
@@ -350,6 +383,30 @@ while ((SECONDS < deadline)); do
 done
 [[ $(field "$tmp/out" "end reason") == exited ]] || fail "sleep 1 did not end as exited: $(cat "$tmp/out")"
 [[ $(field "$tmp/out" "exit code") == 0 ]] || fail "sleep 1: exit code"
+# --wait for a workload that fails at once: it says how it ended, and the exit status is 1
+expect 1 "" T rentals create --model A100-80G --wait -- false
+[[ "$(tail -n 1 "$tmp/out")" == "ended: exited (exit code 1)" ]] ||
+    fail "--wait -- false: $(cat "$tmp/out")"
+[[ "$(head -n 1 "$tmp/out")" =~ ^rental\ rnt_[0-9a-z]+:\ ended,\ 1\ x\ A100-80G ]] ||
+    fail "--wait -- false: $(cat "$tmp/out")"
+expect 0 "" T rentals create --model A100-80G --wait -q -- true
+[[ $(cat "$tmp/out") =~ ^rnt_[0-9a-z]{13}$ ]] || fail "--wait -- true: $(cat "$tmp/out")"
+# a package is prepaid: what it cost, not an hourly rate that nothing bills
+expect 0 "" T rentals create --model A100-80G --term day
+[[ $(cat "$tmp/out") =~ ^created\ rental\ (rnt_[0-9a-z]{13}):\ starting,\ 1\ x\ A100-80G,\ day,\ 7.60\ /GPU-h\ \(182.40\ prepaid\ for\ the\ day\)\ on\ hst_ ]] ||
+    fail "rentals create --term day: $(cat "$tmp/out")"
+pkg=${BASH_REMATCH[1]}
+expect 0 "" T rentals show "$pkg"
+[[ $(field "$tmp/out" price) == "7.60 /GPU-h (182.40 prepaid for the day)" ]] || fail "show of a package: $(cat "$tmp/out")"
+expect 0 "" T rentals stop "$pkg"
+
+# the operator's rentals ls says whose each rental is; a tenant's has no such column
+expect 0 "" T rentals ls
+[[ "$(head -n 1 "$tmp/out")" =~ ^ID\ +STATE\ +MODEL ]] || fail "tenant rentals ls: $(head -n 1 "$tmp/out")"
+expect 0 "" A rentals ls
+[[ "$(head -n 1 "$tmp/out")" =~ ^ID\ +TENANT\ +STATE\ +MODEL ]] || fail "admin rentals ls: $(head -n 1 "$tmp/out")"
+tid=$(T balance --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenant_id"])')
+grep -qE "^$wid +$tid +ended +A100-80G" "$tmp/out" || fail "admin rentals ls: no $wid of $tid: $(cat "$tmp/out")"
 
 # ---- the operator --------------------------------------------------------------------------
 expect 0 "" A prices ls
@@ -396,6 +453,25 @@ expect 0 "" A tenants create acme -q
 acme_key=$(cut -d' ' -f2 "$tmp/out")
 expect_first 1 "gpurent: 402 payment required: balance: 0.00 available, 15.10 needed" \
     "$bin" rentals create --model A100-80G --key "$acme_key"
+# the operator changes a tenant's limits (PATCH /v1/tenants/{id}); the tenant sees its budget
+acme_id=$(A tenants ls | awk '$2 == "acme" { print $1 }')
+expect 0 "" A tenants set "$acme_id" --credit-limit 20 --monthly-budget 100
+expect_out "tenant $acme_id: credit limit 20.00, monthly budget 100.00"
+expect 0 "" A tenants show "$acme_id"
+[[ $(field "$tmp/out" "credit limit") == 20.00 && $(field "$tmp/out" "monthly budget") == 100.00 ]] ||
+    fail "tenants show after set: $(cat "$tmp/out")"
+expect 0 "" "$bin" balance --key "$acme_key"
+expect_out "balance:      0.00
+credit limit: 20.00
+burn rate:    0.00 /h
+runway:       - (nothing is billing)
+this month:   0.00 spent of a 100.00 budget"
+expect 0 "" A tenants set "$acme_id" --no-monthly-budget
+expect_out "tenant $acme_id: credit limit 20.00, monthly budget none"
+expect_first 2 "gpurent: tenants set: nothing to change: give --credit-limit, --monthly-budget or --no-monthly-budget" \
+    A tenants set "$acme_id"
+expect 1 'gpurent: 404 not found: unknown tenant "tnt_0000000000000"' \
+    A tenants set tnt_0000000000000 --credit-limit 1
 expect 0 "" A coupons create WELCOME10 --percent-off 10 --model A100-80G
 contains "$tmp/out" "created coupon WELCOME10"
 expect 0 "" A whatif --card-price 100000 --hourly-price 7.60 --utilization 1 --years 5 \
@@ -412,8 +488,45 @@ expect 0 "" A economics
 # one column per model (their widths follow the numbers, which depend on timing)
 grep -qE "A100-80G +H100-80G" "$tmp/out" || fail "economics: no model columns: $(cat "$tmp/out")"
 contains "$tmp/out" "realized price /GPU-h"
+grep -qE "^GPUs +16 +8 +24$" "$tmp/out" || fail "economics: no GPUs row: $(cat "$tmp/out")"
 expect_first 2 "gpurent: whatif: --years is required" A whatif --card-price 1 --hourly-price 1 \
     --utilization 1
+
+# a host's cost basis, which the economics use (PUT /v1/hosts/{id}/cost); hosts show says it
+expect 0 "" A hosts cost "$host" --purchase-price 800000 --purchased-at 2026-01-01 --years 5 \
+    --power-watts 3200 --pue 1.3 --kwh-price 0.60 --hosting-monthly 8700
+expect_out "cost basis of $host: 800000.00 bought 2026-01-01T00:00:00Z, 5 years, 3200 W, PUE 1.3, 0.60 /kWh, hosting 8700.00 /month"
+expect 0 "" A hosts show "$host"
+contains "$tmp/out" "cost basis:     800000.00 bought 2026-01-01T00:00:00Z, 5 years, 3200 W, PUE 1.3, 0.60 /kWh, hosting 8700.00 /month"
+expect_first 2 "gpurent: hosts cost: --purchased-at is required" A hosts cost "$host" --purchase-price 1
+
+# money of 2 to 6 decimals: a column is aligned on the decimal point, and prices ls -q lists
+# the models; a priced model with no GPU yet has no memory to show
+expect 0 "" A prices set T4-16G --on-demand 0.355 --day 8.125
+expect 0 "" A prices ls
+expect_out "MODEL     ON-DEMAND  SPOT FLOOR      DAY     WEEK    MONTH
+A100-80G     15.10         6.00  182.40   1209.60  4968.00
+H100-80G     25.00        10.00        -        -        -
+T4-16G        0.355           -    8.125        -        -"
+expect 0 "" A prices ls -q
+expect_out "A100-80G
+H100-80G
+T4-16G"
+expect 0 "" T offers --model T4-16G
+expect_out "MODEL   MEMORY  AVAILABLE  MAX/HOST  ON-DEMAND  SPOT FROM    DAY  WEEK  MONTH
+T4-16G       -          0         0      0.355          -  8.125     -      -
+
+prices per GPU: hourly (on-demand, spot floor); day, week and month packages for the whole term"
+# the statement's amounts (charges of up to 6 decimals, adjustments of 2) line up too
+expect 0 "" T invoice "$month"
+python3 -c "
+import sys
+rows = [l for l in open('$tmp/out').read().split('\n\n')[1].splitlines()]
+start = rows[0].index('DISCOUNT') + len('DISCOUNT') + 2
+end = rows[0].index('AMOUNT') + len('AMOUNT')
+dots = {r[start:end + 6].strip() and r.index('.', start) for r in rows[1:]}
+assert len(rows) > 3 and len(dots) == 1, (dots, rows)
+" || fail "invoice: the AMOUNT column is not aligned on the point: $(cat "$tmp/out")"
 
 # ---- keys: a tenant makes, lists, rotates and revokes its own -----------------------------
 expect 0 "" T keys create
@@ -443,8 +556,19 @@ expect 0 "" A keys ls -q --tenant "$(T balance --json | python3 -c 'import json,
 [[ $(wc -l <"$tmp/out") == 1 ]] || fail "keys ls --tenant: $(cat "$tmp/out")"
 
 # ---- coupons ls: what was made above, with its redemptions ----------------------------------
+# a promotion (no code to give): every day package of an A100 is 20% off
+expect 0 "" A coupons create AUTUMN --automatic --percent-off 20 --model A100-80G --term day
+[[ $(cat "$tmp/out") =~ ^created\ promotion\ AUTUMN\ \(cpn_[a-z0-9]+\):\ 20%\ off\ A100-80G\ day$ ]] ||
+    fail "coupons create --automatic: $(cat "$tmp/out")"
+expect 0 "" T quote --model A100-80G --term day
+contains "$tmp/out" "discount:   36.48"
+contains "$tmp/out" "total:      145.92"
+expect_first 1 "gpurent: 400 bad request: term: must be on_demand, spot, day, week or month" \
+    A coupons create X --amount-off 1 --term weekly
 expect 0 "" A coupons ls
-[[ "$(sed -n 2p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +WELCOME10\ +10\ +-\ +A100-80G\ +-\ +0\ +-\ +-$ ]] ||
+[[ "$(sed -n 2p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +WELCOME10\ +10\ +-\ +A100-80G\ +-\ +0\ +-\ +-\ +no$ ]] ||
+    fail "coupons ls: $(cat "$tmp/out")"
+[[ "$(sed -n 3p "$tmp/out")" =~ ^cpn_[a-z0-9]+\ +AUTUMN\ +20\ +-\ +A100-80G\ +day\ +0\ +-\ +-\ +yes$ ]] ||
     fail "coupons ls: $(cat "$tmp/out")"
 
 # ---- a real agent (exec runtime, SIMULATED GPUs): a start that fails, a reservation -----------

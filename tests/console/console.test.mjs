@@ -55,6 +55,8 @@ async function startServer(dataDir) {
 }
 
 const problems = [];
+// the key the tenant flow revokes on purpose: a 401 for it is expected
+const revoked = { key: null };
 // Console errors a flow provokes on purpose (each allowed once, not required): the browser
 // logs an HTTP error answer as a console error, as for the 401 of an unknown key.
 const expected = [];
@@ -83,6 +85,21 @@ async function apiCall(page, method, path, body) {
     });
     return { status: r.status, json: await r.json() };
   }, [method, path, body]);
+}
+
+// A decimal string as the console shows money to the micro-unit: thousands grouped ("1,002.47").
+function grouped(s) {
+  const [i, f] = s.split(".");
+  return i.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (f ? "." + f : "");
+}
+
+// A REST call from the test itself, with the operator's key: {status, json}.
+async function adminCall(base, key, method, path, body) {
+  const r = await fetch(base + path, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+  });
+  return { status: r.status, json: await r.json() };
 }
 
 async function signIn(page, key) {
@@ -125,6 +142,13 @@ async function tenantFlow(page, keys) {
   // the command line's words, quotes kept together (checked in the page's own module)
   const words = await page.evaluate(async () => (await import("/tenant.js")).splitCommand(`python train.py --name "my run" 'a b' x\\ y`));
   assert.deepEqual(words, ["python", "train.py", "--name", "my run", "a b", "x y"]);
+  // a time of another year says its year (a coupon valid until next January); this year's not
+  const times = await page.evaluate(async () => {
+    const { fmtTime } = await import("/lib.js");
+    return [fmtTime("2099-01-02T12:00:00Z"), fmtTime(new Date().toISOString())];
+  });
+  assert.match(times[0], /2099/);
+  assert.doesNotMatch(times[1], new RegExp(String(new Date().getFullYear())));
   // rent, with a workload (the simulated runtime runs `sleep N`); the detail page shows
   // it, and it starts on the simulated fleet
   await page.fill("#rent-command", "sleep 600");
@@ -150,6 +174,14 @@ async function tenantFlow(page, keys) {
   assert.match(await page.textContent("#rent-form .error[role=alert]:not(:empty)"), /capacity/i);
   assert.match(await page.textContent("#rent-alternatives"), /Try 6 × A100-80G/);
   await shot(page, "offers-no-capacity");
+  // or wait in the queue: the rental is made pending, and its page says it is queued
+  await page.check("#rent-queue");
+  await page.click("#rent-submit");
+  await page.waitForURL(/#\/rentals\/rnt_/);
+  const queued = page.url().split("/").pop();
+  await page.waitForFunction(() => /pending/.test(document.querySelector("#rental-state")?.textContent || ""));
+  assert.equal(await page.textContent("#rental-when + .sub"), "queued: it starts when GPUs free up");
+  assert.equal((await apiCall(page, "POST", "/v1/rentals/" + queued + "/stop", {})).status, 200);
   assert.equal((await apiCall(page, "POST", "/v1/rentals/" + big.json.id + "/stop", {})).status, 200);
 
   // my rentals: running, on a simulated host, the cost ticking up
@@ -168,6 +200,15 @@ async function tenantFlow(page, keys) {
     throw new Error(`the cost does not tick up: ${c1} then ${c2}\n` + e.message);
   }
   await shot(page, "rentals");
+  // a day package is prepaid: its cost is the price paid and does not tick by the hour
+  const pkg = await apiCall(page, "POST", "/v1/rentals", { gpu_model: "A100-80G", gpu_count: 1, term: "day" });
+  assert.equal(pkg.status, 201);
+  const prow = `tr[data-rental="${pkg.json.id}"]`;
+  await page.waitForSelector(prow + " .badge.running", { timeout: 15000 });
+  await page.waitForTimeout(2200);
+  assert.equal(await page.textContent(`[data-cost="${pkg.json.id}"]`), "182.40", "a running day package costs what was paid");
+  assert.equal((await apiCall(page, "POST", "/v1/rentals/" + pkg.json.id + "/stop", {})).status, 200);
+  await page.waitForSelector(prow, { state: "detached" });
 
   // the rental's telemetry charts
   await page.click(`${row} a`);
@@ -189,12 +230,23 @@ async function tenantFlow(page, keys) {
   assert.equal(rental.end_reason, "stopped");
   assert.ok(Number(rental.cost) > 0, "it was charged");
 
+  // the operator credits last month's outage: an adjustment line with no rental or GPUs
+  const me = (await apiCall(page, "GET", "/v1/platform")).json.tenant_id;
+  const now = new Date();
+  const prev = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+  assert.equal((await adminCall(page.baseURL, keys.admin, "POST", "/v1/tenants/" + me + "/adjustments", { amount: "2.50", reason: "outage credit", corrects: prev })).status, 201);
+
   // the charge is in the usage, to the micro-unit
   await page.click('#nav a[data-view="billing"]');
   await page.waitForSelector("#usage-total");
-  const line = await page.$$eval("table[aria-label=Usage] tbody tr", (trs, id) => trs.filter((tr) => tr.textContent.includes(id)).map((tr) => tr.lastElementChild.textContent), rid);
+  const line = await page.$$eval("table[aria-label=Usage] tbody tr", (trs, id) => trs.filter((tr) => tr.textContent.includes(id)).map((tr) => tr.children[7].textContent), rid);
   assert.deepEqual(line, [rental.cost], "the usage line of the rental is its cost");
-  assert.match(await page.textContent("#balance"), /^9\d\d\./);
+  const adj = await page.$$eval("table[aria-label=Usage] tbody tr[data-kind=adjustment] td", (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(adj, ["–", "adjustment", "–", "–", "0 s", "-2.50", "0.00", "-2.50", "for " + prev + ": outage credit"], "the adjustment line");
+  // the balance and the month's spend to the micro-unit, as the server has them
+  const bal = (await apiCall(page, "GET", "/v1/balance")).json;
+  assert.equal(await page.textContent("#balance"), grouped(bal.balance));
+  assert.equal(await page.textContent("#month-spent"), grouped(bal.month_spent));
   await shot(page, "billing");
   // CSV download
   const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#usage-csv")]);
@@ -209,9 +261,23 @@ async function tenantFlow(page, keys) {
     { gpu_model: "H100-80G", gpu_count: 2, term: "spot", max_hourly: "12.00" }]) {
     assert.equal((await apiCall(page, "POST", "/v1/rentals", body)).status, 201);
   }
+  // a second key of the tenant, revoked while it is signed in: the console signs out and says
+  // why, instead of failing every refresh with the server's 401
+  const second = await apiCall(page, "POST", "/v1/keys", {});
+  assert.equal(second.status, 201);
   await page.click("#sign-out");
   await page.waitForSelector("#api-key");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("gpurent.key")), null, "sign-out forgets the key");
+  await signIn(page, second.json.api_key);
+  await page.click('#nav a[data-view="rentals"]');
+  await page.waitForSelector("tr[data-rental]");
+  assert.equal((await adminCall(page.baseURL, keys.admin, "DELETE", "/v1/keys/" + second.json.id)).status, 200);
+  revoked.key = second.json.api_key;
+  expected.push(/status of 401/);
+  await page.waitForSelector("#api-key", { timeout: 5000 });
+  assert.equal(await page.textContent(".signin .error"), "Your key is no longer accepted (revoked or rotated): sign in with a current key.");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("gpurent.key")), null, "the revoked key is forgotten");
+  revoked.key = null;
 }
 
 async function operatorFlow(page, keys) {
@@ -265,6 +331,12 @@ async function operatorFlow(page, keys) {
   // the what-if answers as one types
   await page.fill("#wi-util", "0.5");
   await page.waitForFunction(() => document.querySelector("#wi-payback-revenue").textContent === "3.00 y");
+  // an empty field is not a zero: the calculator says what is missing and shows no result
+  await page.fill("#wi-util", "");
+  await page.waitForFunction(() => document.querySelector("#whatif .error").textContent === "Utilization: enter a number");
+  assert.equal(await page.textContent("#wi-payback-revenue"), "–");
+  await page.fill("#wi-util", "1");
+  await page.waitForFunction(() => document.querySelector("#wi-payback-revenue").textContent === "1.50 y");
 
   await page.click('#nav a[data-view="catalogue"]');
   await page.waitForSelector("table[aria-label=Prices] tbody tr");
@@ -272,6 +344,14 @@ async function operatorFlow(page, keys) {
   await page.fill("#cf-value", "10");
   await page.click("form:has(#cf-code) button[type=submit]");
   await page.waitForSelector("table[aria-label=Coupons] th:text('WELCOME10')");
+  // a new model priced to the micro-unit, before any of its GPUs has registered: its price
+  // is shown as set (not rounded to 0.36), and it has no memory to show (not "0 GiB")
+  await page.fill("#pf-model", "T4-16G");
+  await page.fill("#pf-od", "0.355");
+  await page.click("form:has(#pf-model) button[type=submit]");
+  await page.waitForSelector('table[aria-label=Prices] tr[data-model="T4-16G"]');
+  assert.deepEqual(await page.$$eval('table[aria-label=Prices] tr[data-model="T4-16G"] td', (tds) => tds.map((td) => td.textContent)),
+    ["–", "0.355", "–", "–", "–", "–"]);
   await shot(page, "catalogue");
 
   await page.click('#nav a[data-view="tenants"]');
@@ -292,12 +372,32 @@ async function operatorFlow(page, keys) {
   const newKey = await page.textContent("code.secret");
   assert.match(newKey, /^gpr_\w+$/);
   await page.waitForSelector("table[aria-label=Tenants] th:text('acme-lab')");
+  // its limits: a credit limit and a monthly budget, then the budget removed
+  const acme = await page.$eval("table[aria-label=Tenants] tr:has(th:text('acme-lab'))", (tr) => tr.dataset.tenant);
+  await page.selectOption("#lm-tenant", acme);
+  await page.fill("#lm-limit", "5.00");
+  await page.fill("#lm-budget", "250");
+  await page.click("form:has(#lm-limit) button[type=submit]");
+  await page.waitForFunction((id) => document.querySelector(`[data-budget="${id}"]`)?.textContent === "250.00", acme);
+  assert.equal(await page.textContent(`[data-limit="${acme}"]`), "5.00");
+  await page.selectOption("#lm-tenant", acme);
+  await page.check("#lm-no-budget");
+  await page.click("form:has(#lm-limit) button[type=submit]");
+  await page.waitForFunction((id) => document.querySelector(`[data-budget="${id}"]`)?.textContent === "none", acme);
+  assert.equal(await page.textContent(`[data-limit="${acme}"]`), "5.00", "the credit limit is kept");
+  await page.selectOption("#lm-tenant", acme);
+  await page.fill("#lm-limit", "0");
+  await page.click("form:has(#lm-limit) button[type=submit]");
+  await page.waitForFunction((id) => document.querySelector(`[data-limit="${id}"]`)?.textContent === "0.00", acme);
   await shot(page, "tenants");
   await page.click("#sign-out");
 
   // it has no credit: renting is refused for the balance, and the console says what it is
   await signIn(page, newKey);
   await page.waitForSelector("#rent-form");
+  // the offers: the T4 is priced but has no GPU yet
+  assert.deepEqual(await page.$$eval('tr:has([data-available="T4-16G"]) td', (tds) => tds.slice(0, 3).map((td) => td.textContent)),
+    ["–", "0", "0.355"]);
   await page.waitForFunction(() => document.querySelector("#q-hourly").textContent === "15.10");
   expected.push(/status of 402/);
   await page.click("#rent-submit");
@@ -347,7 +447,7 @@ function watch(page, name) {
   page.on("response", (r) => {
     // the only errors the flows provoke on purpose: the unknown key at sign-in, no capacity,
     // a short balance
-    if (r.status() >= 400 && !(r.status() === 401 && r.url().endsWith("/v1/platform")) &&
+    if (r.status() >= 400 && !(r.status() === 401 && (r.url().endsWith("/v1/platform") || revoked.key)) &&
         !([402, 409].includes(r.status()) && r.url().endsWith("/v1/rentals"))) {
       problems.push(`${name}: HTTP ${r.status()} for ${r.request().method()} ${r.url()}`);
     }
