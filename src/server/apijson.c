@@ -332,7 +332,7 @@ bool api_get_id(struct api_fields *f, const char *name, bool required, const cha
 
     if (v == NULL)
         return false;
-    if (!json_is_string(v) || api_parse_id(prefix, json_string_value(v), max, out) < 0) {
+    if (!json_is_string(v) || api_name_id(prefix, json_string_value(v), max, out) < 0) {
         api_fail_field(f, name, "must be an id like \"%s_...\"", prefix);
         return false;
     }
@@ -377,8 +377,18 @@ int api_parse_id(const char *prefix, const char *s, uint64_t max, uint64_t *out)
 {
     uint64_t n;
 
-    if (s == NULL || id_parse(&n, prefix, s) < 0)
+    if (s == NULL || id_parse(&n, prefix, s) < 0 || n == 0 || n > max)
         return ERR_NOTFOUND;
+    *out = n;
+    return 0;
+}
+
+int api_name_id(const char *prefix, const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t n;
+
+    if (s == NULL || id_parse(&n, prefix, s) < 0)
+        return ERR_INVALID;
     /* ids are keyed (src/server/idkey.c): any 13 characters decode to some number, and one
        that no object can have is an unknown id like any other, not a malformed one */
     *out = n == 0 || n > max ? max : n;
@@ -464,8 +474,7 @@ int api_page_parse(const struct request *req, struct response *res, const char *
         return -1;
     out->limit = (uint32_t)limit;
     if (cursor != NULL) {
-        if (id_parse(&out->cursor, prefix, cursor) < 0 || out->cursor == 0 ||
-            out->cursor > ID_NUMBER_MAX) {
+        if (api_parse_id(prefix, cursor, ID_NUMBER_MAX, &out->cursor) < 0) {
             http_problem(res, 400, "cursor: not a cursor of this list (an id like \"%s_...\")",
                          prefix);
             return -1;

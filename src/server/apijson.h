@@ -121,11 +121,15 @@ bool api_get_member(struct api_fields *f, const char *name, bool required, json_
  * control characters? What reaches a command must be: the command log is JSON. */
 bool api_text_ok(const char *s);
 
-/* Decode an id naming an object: 0 and *out, or ERR_NOTFOUND when s is not an id of prefix.
- * A well-formed id beyond max (or of 0) names no object: *out = max, a number no object has
- * (max is UINT32_MAX for 32-bit objects, ID_NUMBER_MAX or UINT64_MAX for rentals), so the
- * caller's lookup answers "unknown" exactly as for any other id that names nothing. */
+/* Decode a path id: 0 and *out, or ERR_NOTFOUND (malformed ids, and ids of a number no
+ * object can have (0, beyond max), are unknown ids). */
 int api_parse_id(const char *prefix, const char *s, uint64_t max, uint64_t *out);
+/* Decode an id a body or query names: 0 and *out, or ERR_INVALID when s is not an id of
+ * prefix (a 400 naming the field). A well-formed id of a number no object can have (0, beyond
+ * max; ids are keyed, so any 13 characters decode to some number) gives *out = max, a number
+ * no object has (UINT32_MAX for 32-bit objects, ID_NUMBER_MAX or UINT64_MAX for rentals): the
+ * caller's lookup answers "unknown" exactly as for any other id that names nothing. */
+int api_name_id(const char *prefix, const char *s, uint64_t max, uint64_t *out);
 
 /* Pagination arguments of a list: limit (1..500, default 50) and cursor (the last id seen). */
 struct api_page {

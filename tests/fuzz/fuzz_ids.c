@@ -1,11 +1,12 @@
 /*
  * fuzz_ids.c - public ids ("rnt_5b3kq9x2m1c0a", common/ids.h) as paths, queries, cursors
- * and bodies give them, through id_parse and the handlers' api_parse_id.
+ * and bodies give them, through id_parse and the handlers' api_parse_id and api_name_id.
  *
  * An id accepted for a prefix is exactly the text id_format writes for its number (one
- * spelling per object: no case folding, no look-alike letters), and api_parse_id accepts it
- * when and only when id_parse does, giving its number when in 1..max and max (a number no
- * object has: an unknown id) otherwise. The first 8 bytes, read as a number, must survive
+ * spelling per object: no case folding, no look-alike letters); api_parse_id (paths) accepts
+ * it when and only when its number is in 1..max, and api_name_id (bodies, queries) when
+ * id_parse does, giving its number when in 1..max and max (a number no object has: an unknown
+ * id) otherwise. The first 8 bytes, read as a number, must survive
  * id_format and id_parse for every prefix. Every check runs under both codecs: the fixed
  * scramble and a keyed one (src/server/idkey.c, the server's).
  */
@@ -61,8 +62,11 @@ static void check(const uint8_t *data, size_t size, char *s)
 
         if (parsed && strcmp(id_format(buf, p, n), s) != 0)
             fail("a second spelling of an id", s, n);
-        if ((api == 0) != parsed || (api == 0 && m != (n >= 1 && n <= UINT32_MAX ? n : UINT32_MAX)))
+        if ((api == 0) != (parsed && n >= 1 && n <= UINT32_MAX) || (api == 0 && m != n))
             fail("api_parse_id disagrees with id_parse", s, n);
+        api = api_name_id(p, s, UINT32_MAX, &m);
+        if ((api == 0) != parsed || (api == 0 && m != (n >= 1 && n <= UINT32_MAX ? n : UINT32_MAX)))
+            fail("api_name_id disagrees with id_parse", s, n);
     }
     if (size >= 8) {
         memcpy(&n, data, 8);

@@ -382,7 +382,7 @@ void api_rental_list(struct request *req, struct response *res)
         return;
     }
     if (tenant_arg != NULL) {
-        if (api_parse_id(ID_TENANT, tenant_arg, UINT32_MAX, &tenant) < 0) {
+        if (api_name_id(ID_TENANT, tenant_arg, UINT32_MAX, &tenant) < 0) {
             http_problem(res, 400, "tenant_id: must be an id like \"%s_...\"", ID_TENANT);
             return;
         }

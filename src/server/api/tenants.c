@@ -567,7 +567,7 @@ void api_key_list(struct request *req, struct response *res)
         api_query_int(req, res, "limit", 1, API_LIMIT_MAX, &limit) < 0 ||
         api_query_tenant(req, res, &tenant_arg) < 0)
         return;
-    if (tenant_arg != NULL && api_parse_id(ID_TENANT, tenant_arg, UINT32_MAX, &only_tenant) < 0) {
+    if (tenant_arg != NULL && api_name_id(ID_TENANT, tenant_arg, UINT32_MAX, &only_tenant) < 0) {
         http_problem(res, 400, "tenant_id: must be an id like \"%s_...\"", ID_TENANT);
         return;
     }
