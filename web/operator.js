@@ -236,7 +236,7 @@ function whatIf() {
       err.textContent = "";
       out.rev.textContent = r.payback_years_revenue === null ? "never" : r.payback_years_revenue.toFixed(2) + " y";
       out.cash.textContent = r.payback_years_cash === null ? "never" : r.payback_years_cash.toFixed(2) + " y";
-      out.margin.textContent = r.gross_margin.toFixed(3);
+      out.margin.textContent = r.gross_margin === null ? "– (no revenue)" : r.gross_margin.toFixed(3);
       out.profit.textContent = fmtMoney(r.gross_profit_yearly);
       out.be.textContent = r.breakeven_utilization === null ? "never" : pct(r.breakeven_utilization);
     } catch (e) {

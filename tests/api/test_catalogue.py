@@ -321,6 +321,16 @@ class CatalogueTest(ServerTestCase):
         self.assertEqual(r.json["revenue_yearly"], "33288.00")
         self.assertEqual(r.json["opex_yearly"], "14016.00")
 
+    def test_what_if_idle_card_has_no_margin(self):
+        # utilization 0: no revenue, so the margin is undefined (null), not 0; the costs remain
+        r = self.admin.post("/v1/economics/what-if", {
+            "card_price": "20000", "hourly_price": "1.50", "utilization": 0,
+            "depreciation_years": 5, "opex_hourly": "0.10"})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json["revenue_yearly"], r.json["gross_margin"],
+                          r.json["payback_years_revenue"]), ("0.00", None, None))
+        self.assertEqual(r.json["gross_profit_yearly"], "-4876.00")  # -(4000 + 0.10 x 8760)
+
     def test_what_if_bad_input(self):
         good = {"card_price": "100000", "hourly_price": "7.6", "utilization": 1,
                 "depreciation_years": 5}

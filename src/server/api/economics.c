@@ -155,7 +155,9 @@ void api_whatif(struct request *req, struct response *res)
     json_object_set_new(j, "opex_hourly", api_money(out.opex_hourly_total));
     json_object_set_new(j, "opex_yearly", api_money(out.opex_yearly));
     json_object_set_new(j, "gross_profit_yearly", api_money(out.gross_profit_yearly));
-    json_object_set_new(j, "gross_margin", api_ratio(out.gross_margin));
+    /* a margin of no revenue is undefined (utilization 0), not 0 */
+    json_object_set_new(j, "gross_margin",
+                        out.revenue_yearly > 0 ? api_ratio(out.gross_margin) : json_null());
     json_object_set_new(j, "payback_years_revenue", years_or_null(out.payback_years_revenue));
     json_object_set_new(j, "payback_years_cash", years_or_null(out.payback_years_cash));
     json_object_set_new(j, "breakeven_utilization", years_or_null(out.breakeven_utilization));
