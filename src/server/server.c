@@ -56,6 +56,8 @@ static const char serve_usage[] =
     "                           has not arrived whole S seconds after the connection\n"
     "                           opened or the previous reply (env GPURENT_IDLE_TIMEOUT;\n"
     "                           default 30); parked heartbeats are exempt\n"
+    "  --metrics WHO            who may read GET /metrics: public (default), admin (an\n"
+    "                           admin key) or off (404) (env GPURENT_METRICS)\n"
     "\n"
     "The first admin key comes from GPURENT_ADMIN_KEY, or is generated at the first start\n"
     "and printed once.\n";
@@ -121,6 +123,19 @@ static int idle_env(unsigned *out)
     return 0;
 }
 
+static int parse_metrics(const char *s, enum metrics_access *out)
+{
+    if (strcmp(s, "public") == 0)
+        *out = METRICS_PUBLIC;
+    else if (strcmp(s, "admin") == 0)
+        *out = METRICS_ADMIN;
+    else if (strcmp(s, "off") == 0)
+        *out = METRICS_OFF;
+    else
+        return ERR_INVALID;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct serve_options *o)
 {
     const char *env;
@@ -140,6 +155,10 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         rate_env("GPURENT_RATE_LIMIT_CREATE", &o->rate_create) < 0 ||
         idle_env(&o->idle_timeout_s) < 0)
         return ERR_INVALID;
+    if ((env = getenv("GPURENT_METRICS")) != NULL && *env && parse_metrics(env, &o->metrics) < 0) {
+        fprintf(stderr, "gpurent: serve: GPURENT_METRICS must be public, admin or off\n");
+        return ERR_INVALID;
+    }
     if ((env = getenv("GPURENT_LISTEN")) != NULL && *env)
         o->listen = env;
     if ((env = getenv("GPURENT_DATA_DIR")) != NULL && *env)
@@ -219,6 +238,11 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
                 return ERR_INVALID;
             }
             o->engine.package_stop_fee_bp = (uint32_t)bp;
+        } else if (strcmp(a, "--metrics") == 0) {
+            if (parse_metrics(v, &o->metrics) < 0) {
+                fprintf(stderr, "gpurent: serve: --metrics must be public, admin or off\n");
+                return ERR_INVALID;
+            }
         } else if (strcmp(a, "--log-level") == 0) {
             if (strlen(v) != 1 || v[0] < '0' || v[0] > '2') {
                 fprintf(stderr, "gpurent: serve: --log-level must be 0, 1 or 2\n");
@@ -472,6 +496,7 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     rate_init(&s->rate_all, o.rate_all, 0);
     rate_init(&s->rate_create, o.rate_create, 0);
     s->idle_timeout_s = o.idle_timeout_s;
+    s->metrics = o.metrics;
     snprintf(s->version, sizeof(s->version), "%s", GPURENT_VERSION);
     cc.db_path = db;
     cc.engine = o.engine;

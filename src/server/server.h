@@ -21,6 +21,9 @@
 
 struct store_reader; /* store.h */
 
+/* Who may read GET /metrics (serve --metrics): anyone, admin keys, or nobody (404). */
+enum metrics_access { METRICS_PUBLIC, METRICS_ADMIN, METRICS_OFF };
+
 struct server {
     struct core *core;
     struct store_reader *reader; /* history for reports (usage, invoices): a read-only
@@ -39,6 +42,7 @@ struct server {
     struct rate_limiter rate_create; /* creation routes, on top of rate_all */
     unsigned idle_timeout_s;         /* a connection idle (or trickling) this long is closed */
     struct idkey idkey;              /* ids' key (idkey.h), when ids are keyed */
+    enum metrics_access metrics;     /* who may read GET /metrics */
 };
 
 struct serve_options {
@@ -51,6 +55,7 @@ struct serve_options {
     struct engine_config engine;
     struct rate_config rate_all, rate_create; /* rate 0: no limit */
     unsigned idle_timeout_s;
+    enum metrics_access metrics;
 };
 
 /*

@@ -490,5 +490,44 @@ class DownHostContractTest(ServerTestCase):
         self.assertEqual(sorted(g["state"] for g in host["gpus"]), ["allocated", "free"])
 
 
+class MetricsAdminTest(ServerTestCase):
+    # API.md: GET /metrics is public, "configurable"; there was no way to configure it
+    args = ("--metrics", "admin")
+
+    def test_metrics_want_an_admin_key(self):
+        _, tenant = make_tenant(self.server, credit=None)
+        r = request(self.server.port, "GET", "/metrics")
+        self.assertProblem(r, 401)
+        self.assertEqual(r.headers.get("www-authenticate"), "Bearer")
+        r = request(self.server.port, "GET", "/metrics", key="gpr_" + "x" * 36)
+        self.assertProblem(r, 401)
+        r = request(self.server.port, "GET", "/metrics", key=tenant.key)
+        self.assertProblem(r, 403)
+        self.assertEqual(r.json["detail"], "GET /metrics is for admin keys (serve --metrics admin)")
+        r = request(self.server.port, "GET", "/metrics", key=self.server.admin_key)
+        self.assertStatus(r, 200)
+        self.assertIn("\ngpurent_rentals_live 0\n", "\n" + r.text)
+        self.assertStatus(request(self.server.port, "GET", "/healthz"), 200)  # still public
+
+
+class MetricsOffTest(ServerTestCase):
+    args = ("--metrics", "off")
+
+    def test_metrics_are_not_served(self):
+        for key in (None, self.server.admin_key):
+            r = request(self.server.port, "GET", "/metrics", key=key)
+            self.assertProblem(r, 404)
+            self.assertEqual(r.json["detail"], "no such route: GET /metrics (serve --metrics off)")
+
+    def test_a_bad_value_is_refused_at_start(self):
+        import subprocess
+        from harness import binary
+        p = subprocess.run([binary(), "serve", "--metrics", "private", "--listen",
+                            "127.0.0.1:1", "--data-dir", self.server.tmp + "/unused"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--metrics must be public, admin or off", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../../engine/ledger.h"
 #include "../../engine/money.h"
@@ -75,6 +76,38 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* serve --metrics admin: the route is public in the table (scrapers without a key are the
+   default), so the key is checked here, exactly as the dispatcher checks it (401, 403). */
+static bool metrics_allowed(struct request *req, struct response *res)
+{
+    const char *auth = http_header(req, "Authorization");
+    struct principal who;
+
+    if (req->srv->metrics == METRICS_OFF) {
+        http_problem(res, 404, "no such route: GET /metrics (serve --metrics off)");
+        return false;
+    }
+    if (req->srv->metrics == METRICS_PUBLIC)
+        return true;
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        http_problem(res, 401, "missing API key: send Authorization: Bearer <key>");
+        http_add_header(res, "WWW-Authenticate", "Bearer");
+        return false;
+    }
+    for (auth += 7; *auth == ' '; auth++)
+        ;
+    if (keyring_lookup(&req->srv->keys, auth, &who) < 0) {
+        http_problem(res, 401, "unknown or revoked API key");
+        http_add_header(res, "WWW-Authenticate", "Bearer");
+        return false;
+    }
+    if (who.role != ROLE_ADMIN) {
+        http_problem(res, 403, "GET /metrics is for admin keys (serve --metrics admin)");
+        return false;
+    }
+    return true;
+}
+
 void api_metrics(struct request *req, struct response *res)
 {
     const struct engine *e;
@@ -83,6 +116,8 @@ void api_metrics(struct request *req, struct response *res)
     size_t len = 0;
     FILE *f;
 
+    if (!metrics_allowed(req, res))
+        return;
     e = core_read_begin(req->srv->core);
     metrics_read(e, &m);
     core_read_end(req->srv->core);
