@@ -22,6 +22,9 @@ Definitions (every time is CLOCK_REALTIME on this one machine):
     acknowledged"). The API's started_at (when the server applied the agent's `running`
     report) is checked to be set on every cycled rental, but it has whole seconds only.
   - creates/s: 201s / SECONDS.
+  - start_p99_after_warmup_ms (reported, not the target's figure): the p99 of placement to
+    running over the rentals acknowledged after the first WARMUP (5) seconds, when the opening
+    burst (every GPU idle at once, every agent spawning several workloads together) is over.
 Target (the agent issue, on 2 cores): >= 1,000 cycled rentals/s and placement-to-running p99
 <= 250 ms.
 
@@ -47,6 +50,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Server, make_tenant, micros, parse_time, set_price  # noqa: E402
 
 CREDIT = "100000000.00"
+WARMUP = 5  # seconds: start_p99_after_warmup_ms leaves out rentals acknowledged before
 
 
 def cpu_s(pid):
@@ -182,6 +186,11 @@ def main():
     lat = [(ran[r["id"]] - created[r["id"]][1]) * 1000 for r in cycled if r["id"] in ran]
     acks = [(v[1] - v[0]) * 1000 for v in created.values()]
     med, p99 = statistics.median(lat), pct(lat, 99)
+    # the same after the first WARMUP seconds: the opening burst (800 idle GPUs filled at once,
+    # every agent spawning several workloads together) is where the tail is
+    warm = [(ran[r["id"]] - created[r["id"]][1]) * 1000 for r in cycled
+            if r["id"] in ran and created[r["id"]][1] - first_send >= WARMUP]
+    p99_warm = pct(warm, 99) if warm else float("nan")
 
     print("agents                                %8d (sim:8xA100-80G, exec runtime, `%s`)" %
           (n_agents, "busybox touch" if workload == "busybox" else "touch"))
@@ -195,6 +204,8 @@ def main():
     print("first create -> last end, s           %8.2f" % span)
     print("cycled rentals/s                      %8.0f   target >= 1000" % rate)
     print("201 -> workload ran, median / p99 ms  %8.1f / %.1f   target p99 <= 250" % (med, p99))
+    print("  p99 of those acknowledged after the first %d s: %.1f ms (%d rentals)" % (
+        WARMUP, p99_warm, len(warm)))
     print("  (%d of %d cycled workloads left their file; %d cycled without started_at)" % (
         len(lat), len(cycled), no_start))
     print("CPU ms per cycled rental: server %.2f, agents with their workloads %.2f, create load "
@@ -206,7 +217,8 @@ def main():
     for metric, value, unit, target, cmp in (
             ("cycled_per_s", rate, "rentals/s", 1000, ">="),
             ("start_median_ms", med, "ms", None, None),
-            ("start_p99_ms", p99, "ms", 250, "<=")):
+            ("start_p99_ms", p99, "ms", 250, "<="),
+            ("start_p99_after_warmup_ms", p99_warm, "ms", None, None)):
         res = {"bench": "agents" if workload == "touch" else "agents_busybox", "metric": metric, "value": round(value, 3), "unit": unit,
                "runs": len(cycled)}
         if target is not None:

@@ -94,10 +94,20 @@ elif ! python3 "$root/bench/bench_agents.py" "$build/gpurent" "${BENCH_AGENTS_SE
     tee "$out/agents.txt"; then
     echo "bench: bench_agents failed" >&2
     status=1
+elif command -v busybox >/dev/null; then
+    # the same with a statically linked workload (busybox touch): the platform's own cost
+    # without the dynamic loader's (docs/benchmarks.md)
+    echo "== bench_agents (BENCH_AGENTS_WORKLOAD=busybox)"
+    if ! BENCH_AGENTS_WORKLOAD=busybox python3 "$root/bench/bench_agents.py" "$build/gpurent" \
+        "${BENCH_AGENTS_SECONDS:-20}" | tee "$out/agents-busybox.txt"; then
+        echo "bench: bench_agents (busybox) failed" >&2
+        status=1
+    fi
 fi
 
+touch "$out/agents-busybox.txt"
 sed -n 's/^RESULT //p' "$out/engine.txt" "$out/sim.txt" "$out/store.txt" "$out/http.txt" \
-    "$out/agent.txt" "$out/agents.txt" >"$out/results.jsonl"
+    "$out/agent.txt" "$out/agents.txt" "$out/agents-busybox.txt" >"$out/results.jsonl"
 echo
 echo "== targets"
 missed=0
