@@ -87,6 +87,13 @@ static void print_rental(const json_t *r)
             snprintf(price, sizeof(price), "%s /GPU-h", hp);
         kv_print(stdout, 13, "price:", price);
     }
+    if (json_is_string(json_object_get(r, "max_cost")))
+        kv_print(stdout, 13, "max cost:", cli_field(r, "max_cost", b));
+    if (json_is_integer(json_object_get(r, "max_duration_seconds"))) {
+        char d[64];
+        snprintf(d, sizeof(d), "%s s", cli_field(r, "max_duration_seconds", b));
+        kv_print(stdout, 13, "max duration:", d);
+    }
     kv_print(stdout, 13, "cost:", cli_field(r, "accrued_cost", b));
     kv_print(stdout, 13, "charged:", cli_field(r, "cost", b));
     kv_print(stdout, 13, "tenant:", cli_field(r, "tenant_id", b));

@@ -1895,6 +1895,8 @@ int engine_rental(const struct engine *e, uint64_t id, struct rental_view *out)
     out->auto_renew = r->auto_renew;
     out->has_workload = r->has_workload;
     out->preempt_at = r->preempt_at;
+    out->max_cost = r->max_cost;
+    out->max_duration = r->max_duration;
     out->requeue = r->requeue;
     out->requeued_from = r->requeued_from;
     out->requeued_as = r->requeued_as;

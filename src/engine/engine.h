@@ -338,6 +338,8 @@ struct rental_view {
     uint64_t requeued_as;   /* the successor queued when this one was preempted, 0 = none */
     uint64_t origin;        /* the first rental of its requeue chain (itself when none): the
                                one whose workload it runs */
+    int64_t max_cost;       /* the tenant's cap on its charges, 0 = none */
+    int64_t max_duration;   /* µs of running before it ends (expired), 0 = none */
 };
 
 struct gpu_view {

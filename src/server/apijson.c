@@ -580,6 +580,11 @@ json_t *api_rental_json(const struct engine *e, const struct rental_view *v)
     json_object_set_new(j, "list_hourly", api_money(v->list_hourly));
     json_object_set_new(j, "max_hourly",
                         v->term == TERM_SPOT ? api_money(v->max_hourly) : json_null());
+    /* the tenant's own limits, as created (a requeued rental: what was left of them) */
+    json_object_set_new(j, "max_cost", v->max_cost > 0 ? api_money(v->max_cost) : json_null());
+    json_object_set_new(j, "max_duration_seconds",
+                        v->max_duration > 0 ? json_integer(v->max_duration / 1000000)
+                                            : json_null());
     json_object_set_new(j, "host_id", api_id(ID_HOST, v->host));
     json_object_set_new(j, "gpus", uuids);
     json_object_set_new(j, "epoch", json_integer(v->epoch));

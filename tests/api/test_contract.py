@@ -221,6 +221,22 @@ class ContractTest(ServerTestCase):
         r = tenant.post("/v1/rentals/%s/stop" % r.json["id"])
         self.assertIs(r.json["simulated"], False)
 
+    def test_a_rental_shows_the_limits_it_was_created_with(self):
+        # max_cost and max_duration_seconds end a rental: GET shows them, as created
+        model = unique("LIMGPU")
+        set_price(self.server, model, "4.00")
+        FakeAgent(self.server, model, gpus=2)
+        _, tenant = make_tenant(self.server)
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand",
+                                        "max_cost": "12.50", "max_duration_seconds": 5400})
+        self.assertStatus(r, 201)
+        self.assertEqual((r.json["max_cost"], r.json["max_duration_seconds"]), ("12.50", 5400))
+        got = tenant.get("/v1/rentals/" + r.json["id"]).json
+        self.assertEqual((got["max_cost"], got["max_duration_seconds"]), ("12.50", 5400))
+        r = tenant.post("/v1/rentals", {"gpu_model": model, "gpu_count": 1, "term": "on_demand"})
+        self.assertStatus(r, 201)
+        self.assertEqual((r.json["max_cost"], r.json["max_duration_seconds"]), (None, None))
+
     def test_a_model_without_hosts_has_no_capacity(self):
         # priced, but no host has registered its GPUs yet: no capacity (409), not a 400 that
         # says "gpu_count: must be 1 to 0"
