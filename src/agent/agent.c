@@ -427,7 +427,7 @@ static void start_held(struct agent *a, struct held *h, const json_t *e)
 
     /* a rental without a workload holds its GPUs until it is stopped: a reservation, the
        same in every runtime (nothing is started; it is reported running, so it bills) */
-    if (json_array_size(cmd) == 0 && !json_is_string(json_object_get(w, "image"))) {
+    if (json_array_size(cmd) == 0 && json_string_length(json_object_get(w, "image")) == 0) {
         h->state = H_RUNNING;
         h->reserved = true;
         alog(a, "holding GPUs for %s (no workload: a reservation)", h->id);

@@ -6,7 +6,8 @@
  * with 4 simulated GPUs (gpu_sim.c). Its workloads go to the recording runtime below, which
  * runs nothing (the replies name arbitrary commands) and checks what the agent asks of it:
  * every start names a well-formed rental id that is not already running, a command whose
- * words are all strings, "K=V" environment entries and GPU indices of this host, and gives
+ * words are all strings (or, without one, an image: a rental with neither is a reservation
+ * and starts nothing), "K=V" environment entries and GPU indices of this host, and gives
  * docker arguments that build (runtime_docker_argv); a stop or notice names a workload that
  * runs. A stopped workload ends at the next poll, as a real one does after its signal.
  */
@@ -62,9 +63,11 @@ static int rec_start(struct runtime *rt, const struct workload_spec *w, char *de
         fail("start: a bad rental id", w->rental_id);
     if (find(w->rental_id) != NULL)
         fail("start: already running", w->rental_id);
-    if (w->argv == NULL || w->argv[0] == NULL)
-        fail("start: no command", w->rental_id);
-    while (w->argv[n] != NULL)
+    /* without a command, only an image has something to run (its own); a rental with
+       neither is a reservation the agent holds itself */
+    if ((w->argv == NULL || w->argv[0] == NULL) && (w->image == NULL || *w->image == '\0'))
+        fail("start: no command and no image", w->rental_id);
+    while (w->argv != NULL && w->argv[n] != NULL)
         n++;
     for (size_t i = 0; w->env != NULL && w->env[i] != NULL; i++) {
         const char *eq = strchr(w->env[i], '=');
@@ -82,7 +85,8 @@ static int rec_start(struct runtime *rt, const struct workload_spec *w, char *de
             fail("start: docker arguments do not build", w->rental_id);
         runtime_argv_free(argv);
     }
-    if (strcmp(w->argv[0], "fail") == 0) { /* a start that fails, as a missing binary does */
+    if (n > 0 &&
+        strcmp(w->argv[0], "fail") == 0) { /* a start that fails, as a missing binary does */
         snprintf(detail, len, "exec: fail: not found");
         return -1;
     }
