@@ -541,7 +541,8 @@ static bool reconcile(struct agent *a, const json_t *reply)
                        taken at preempt_at */
                     alog(a, "%s will be preempted at %s: SIGTERM", h->id,
                          json_string_value(json_object_get(e, "preempt_at")));
-                    a->rt->ops->notify(a->rt, h->id);
+                    if (!h->reserved) /* a reservation runs nothing to signal */
+                        a->rt->ops->notify(a->rt, h->id);
                     h->notified = true;
                 }
             }
