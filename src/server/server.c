@@ -307,8 +307,8 @@ static int reload_records(void *arg, struct store *st, char *err, size_t cap)
 }
 
 /* The server's secret for keyed hashes: from the store, or made and stored at first start. */
-static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], bool *made,
-                       char *err, size_t cap)
+static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], char *err,
+                       size_t cap)
 {
     char hex[2 * AUTH_SECRET_LEN + 1];
     size_t len;
@@ -324,7 +324,6 @@ static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], 
     }
     if (rc != ERR_NOTFOUND)
         return rc;
-    *made = true; /* a database being created */
     randombytes_buf(secret, AUTH_SECRET_LEN);
     sodium_bin2hex(hex, sizeof(hex), secret, AUTH_SECRET_LEN);
     if ((rc = store_begin(st, err, cap)) < 0)
@@ -337,11 +336,18 @@ static int load_secret(struct store *st, unsigned char secret[AUTH_SECRET_LEN], 
     return 0;
 }
 
-/* Keyed ids (idkey.h) from here on, before anything formats or parses an id. */
-static int load_id_key(struct server *s, bool fresh, char *err, size_t cap)
+/* Keyed ids (idkey.h) from here on, before anything formats or parses an id. A database
+ * without an auth secret yet is being created (load_secret makes it next): it gets a key.
+ * The key is stored first, so a crash between the two leaves a keyed database. */
+static int load_id_key(struct server *s, char *err, size_t cap)
 {
+    char hex[2 * AUTH_SECRET_LEN + 1];
     bool keyed = false;
-    int rc = idkey_load(core_store(s->core), fresh, &s->idkey, &keyed, err, cap);
+    int rc = store_meta_get(core_store(s->core), "auth_secret", hex, sizeof(hex), err, cap);
+
+    if (rc < 0 && rc != ERR_NOTFOUND)
+        return rc;
+    rc = idkey_load(core_store(s->core), rc == ERR_NOTFOUND, &s->idkey, &keyed, err, cap);
 
     if (rc == 0 && keyed)
         ids_set_codec(&(struct id_codec){idkey_encode, idkey_decode, &s->idkey});
@@ -472,7 +478,6 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
     struct serve_options o;
     struct core_config cc;
     unsigned char secret[AUTH_SECRET_LEN];
-    bool fresh = false;
     char err[512], db[4096];
     sigset_t sigs;
     int sig, rc, status = 1;
@@ -517,9 +522,9 @@ int serve_main(int argc, char **argv, const struct serve_hooks *hooks)
         return 1;
     }
     if (store_open_reader(&s->reader, db, err, sizeof(err)) < 0 ||
-        load_secret(core_store(s->core), secret, &fresh, err, sizeof(err)) < 0 ||
-        load_id_key(s, fresh, err, sizeof(err)) < 0 || keyring_init(&s->keys, secret) < 0 ||
-        idem_init(&s->idem) < 0 ||
+        load_id_key(s, err, sizeof(err)) < 0 ||
+        load_secret(core_store(s->core), secret, err, sizeof(err)) < 0 ||
+        keyring_init(&s->keys, secret) < 0 || idem_init(&s->idem) < 0 ||
         store_load_keys(core_store(s->core), load_key, &s->keys, err, sizeof(err)) < 0 ||
         store_load_idempotent(core_store(s->core), load_idem, &s->idem, err, sizeof(err)) < 0 ||
         api_load_records(s, core_store(s->core), err, sizeof(err)) < 0 ||
