@@ -65,12 +65,10 @@ static void *work(void *arg)
         double t0, t1;
 
         snprintf(file, sizeof(file), "%s/%u-%u", w->dir, w->n, n);
-        if (w->busybox)
-            body = json_pack("{s:s,s:i,s:s,s:{s:[s,s,s]}}", "gpu_model", "A100-80G", "gpu_count", 1,
-                             "term", "on_demand", "workload", "command", "busybox", "touch", file);
-        else
-            body = json_pack("{s:s,s:i,s:s,s:{s:[s,s]}}", "gpu_model", "A100-80G", "gpu_count", 1,
-                             "term", "on_demand", "workload", "command", "touch", file);
+        /* ["touch", FILE], or ["busybox", "touch", FILE] */
+        body = json_pack("{s:s,s:i,s:s,s:{s:[s*,s,s]}}", "gpu_model", "A100-80G", "gpu_count", 1,
+                         "term", "on_demand", "workload", "command", w->busybox ? "busybox" : NULL,
+                         "touch", file);
         t0 = wall();
         if (t0 >= end) {
             json_decref(body);

@@ -7,7 +7,8 @@
  *   - `sleep N` (N seconds, 0..86400) lives N seconds and exits 0;
  *   - `true` exits 0 and `false` exits 1 at once;
  *   - any other command lives SECONDS (the kind's suffix), or until stopped when none;
- *   - no command at all (a rental without a workload) lives until stopped.
+ *   - no command (an image alone) lives until stopped. (A rental without any workload is a
+ *     reservation that agent.c holds itself: it never reaches a runtime.)
  * A stopped workload exits 143 (128 + SIGTERM) at the next poll. Nothing survives the agent:
  * adopt finds nothing, as every simulated workload ended with the process that held it.
  */

@@ -827,6 +827,24 @@ void api_problem_result(struct response *res, const struct result *r)
     http_problem(res, http_status_for(r->code), "%s", r->detail[0] ? r->detail : err_name(r->code));
 }
 
+void api_submit_no_fields(struct request *req, struct response *res, struct core_job *job)
+{
+    static const char *const none[] = {NULL};
+    struct api_fields f;
+    struct api_error err;
+    json_t *body = api_body(req, res, API_BODY_OPTIONAL);
+
+    if (body == NULL)
+        return;
+    api_fields_init(&f, body, &err);
+    api_only_fields(&f, none);
+    if (api_failed(&f))
+        http_problem(res, err.status, "%s", err.detail);
+    else
+        api_submit(req, res, job);
+    json_decref(body);
+}
+
 void api_submit(struct request *req, struct response *res, struct core_job *job)
 {
     int rc = core_submit(req->srv->core, job);

@@ -204,6 +204,9 @@ void api_problem_result(struct response *res, const struct result *r);
  * job->status (200 when 0) with an empty object. A store failure is a 503.
  */
 void api_submit(struct request *req, struct response *res, struct core_job *job);
+/* api_submit for a route that takes no fields (a POST like stop or drain): no body or `{}`;
+ * any field is a 400 naming it, and nothing is submitted. */
+void api_submit_no_fields(struct request *req, struct response *res, struct core_job *job);
 
 /* ---- Workloads ------------------------------------------------------------------------ */
 

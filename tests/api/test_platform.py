@@ -210,7 +210,7 @@ class PlatformTest(ServerTestCase):
             other.restart()
             for tid in firsts[1]:
                 self.assertStatus(other.admin.get("/v1/tenants/" + tid), 200)
-            self.assertEqual(make_tenant(other, credit=None)[0] in firsts[1], False)
+            self.assertNotIn(make_tenant(other, credit=None)[0], firsts[1])
         finally:
             other.close()
 

@@ -773,25 +773,11 @@ static int host_changed(struct core_job *job, struct engine *e, struct store *st
 
 static void drain(struct request *req, struct response *res, enum command_type type)
 {
-    static const char *const allowed[] = {NULL};
     struct command cmd = {.type = type};
     struct core_job job = {.cmd = &cmd, .after = host_changed, .ctx = req->srv};
-    struct api_fields f;
-    struct api_error err;
-    json_t *body;
 
-    if (path_host(req, res, &cmd.u.host.host) < 0)
-        return;
-    body = api_body(req, res, API_BODY_OPTIONAL);
-    if (body == NULL)
-        return;
-    api_fields_init(&f, body, &err);
-    api_only_fields(&f, allowed);
-    if (api_failed(&f))
-        http_problem(res, err.status, "%s", err.detail);
-    else
-        api_submit(req, res, &job);
-    json_decref(body);
+    if (path_host(req, res, &cmd.u.host.host) == 0)
+        api_submit_no_fields(req, res, &job);
 }
 
 void api_host_drain(struct request *req, struct response *res)

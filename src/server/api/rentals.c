@@ -464,33 +464,18 @@ static int stopped(struct core_job *job, struct engine *e, struct store *store, 
 
 void api_rental_stop(struct request *req, struct response *res)
 {
-    static const char *const allowed[] = {NULL};
     struct command cmd = {.type = CMD_RENTAL_STOP};
     char asked[48]; /* the id as the path gives it, for an unknown rental's problem */
     struct core_job job = {.cmd = &cmd, .after = stopped, .ctx = asked};
-    struct api_fields f;
-    struct api_error err;
-    json_t *body;
     uint64_t id;
 
     if (path_rental(req, res, &id) < 0)
         return;
     snprintf(asked, sizeof(asked), "%s", req->params[0]);
-    body = api_body(req, res, API_BODY_OPTIONAL);
-    if (body == NULL)
-        return;
-    api_fields_init(&f, body, &err);
-    api_only_fields(&f, allowed);
-    if (api_failed(&f)) {
-        http_problem(res, err.status, "%s", err.detail);
-        goto out;
-    }
     /* a tenant stops its own rentals only (another's is unknown); the operator any, and the
        end reason stays `stopped`: it is a stop on the rental's behalf */
     cmd.u.rental_stop.tenant = req->who.role == ROLE_TENANT ? req->who.tenant : 0;
     cmd.u.rental_stop.rental = id;
     cmd.u.rental_stop.admin = false;
-    api_submit(req, res, &job);
-out:
-    json_decref(body);
+    api_submit_no_fields(req, res, &job);
 }

@@ -683,25 +683,12 @@ static int key_rotated(struct core_job *job, struct engine *e, struct store *sto
 
 void api_key_rotate(struct request *req, struct response *res)
 {
-    static const char *const allowed[] = {NULL}; /* nothing to set: {} or no body */
     struct tenant_ctx ctx = {.srv = req->srv, .req = req, .key_id = req->params[0]};
     struct core_job job = {.after = key_rotated, .ctx = &ctx};
-    struct api_fields f;
-    struct api_error err;
-    json_t *body;
 
     if (strlen(req->params[0]) >= sizeof(((struct key_record *)0)->id)) {
         http_problem(res, 404, "unknown key \"%.40s\"", req->params[0]);
         return;
     }
-    body = api_body(req, res, API_BODY_OPTIONAL);
-    if (body == NULL)
-        return;
-    api_fields_init(&f, body, &err);
-    api_only_fields(&f, allowed);
-    if (api_failed(&f))
-        http_problem(res, err.status, "%s", err.detail);
-    else
-        api_submit(req, res, &job);
-    json_decref(body);
+    api_submit_no_fields(req, res, &job); /* nothing to set: {} or no body */
 }
