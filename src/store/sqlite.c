@@ -930,14 +930,15 @@ int store_load_idempotent(struct store *s, store_idem_fn fn, void *ctx, char *er
     return ret;
 }
 
-int store_meta_get(struct store *s, const char *name, char *value, size_t cap, char *err,
-                   size_t errcap)
+/* One meta value through st (a prepared "SELECT value FROM meta WHERE name = ?1" of db):
+ * the store's and the reader's get. */
+static int meta_get(sqlite3 *db, sqlite3_stmt *st, const char *name, char *value, size_t cap,
+                    char *err, size_t errcap)
 {
-    sqlite3_stmt *st = s->st[ST_META_GET];
     int rc, ret = 0;
 
     if (bind_text(st, 1, name) != SQLITE_OK)
-        return db_fail(s->db, "get meta", err, errcap);
+        return db_fail(db, "get meta", err, errcap);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         if (!column_copy(st, 0, value, cap)) {
@@ -949,10 +950,16 @@ int store_meta_get(struct store *s, const char *name, char *value, size_t cap, c
         set_err(err, errcap, "sqlite: get meta \"%s\": not set", name);
         ret = ERR_NOTFOUND;
     } else {
-        ret = db_fail(s->db, "get meta", err, errcap);
+        ret = db_fail(db, "get meta", err, errcap);
     }
     sqlite3_reset(st);
     return ret;
+}
+
+int store_meta_get(struct store *s, const char *name, char *value, size_t cap, char *err,
+                   size_t errcap)
+{
+    return meta_get(s->db, s->st[ST_META_GET], name, value, cap, err, errcap);
 }
 
 int store_meta_put(struct store *s, const char *name, const char *value, char *err, size_t errcap)
@@ -1255,25 +1262,10 @@ int store_usage(struct store_reader *r, uint32_t wallet, int64_t from, int64_t t
 int store_reader_meta_get(struct store_reader *r, const char *name, char *value, size_t cap,
                           char *err, size_t errcap)
 {
-    sqlite3_stmt *st = r->st[RS_META];
-    int rc, ret = 0;
+    int ret;
 
     pthread_mutex_lock(&r->lock);
-    if (bind_text(st, 1, name) != SQLITE_OK) {
-        ret = db_fail(r->db, "get meta", err, errcap);
-    } else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!column_copy(st, 0, value, cap)) {
-            set_err(err, errcap, "sqlite: get meta \"%s\": value longer than %zu bytes", name,
-                    cap > 0 ? cap - 1 : 0);
-            ret = ERR_INVALID;
-        }
-    } else if (rc == SQLITE_DONE) {
-        set_err(err, errcap, "sqlite: get meta \"%s\": not set", name);
-        ret = ERR_NOTFOUND;
-    } else {
-        ret = db_fail(r->db, "get meta", err, errcap);
-    }
-    sqlite3_reset(st);
+    ret = meta_get(r->db, r->st[RS_META], name, value, cap, err, errcap);
     pthread_mutex_unlock(&r->lock);
     return ret;
 }
